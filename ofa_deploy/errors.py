@@ -1,0 +1,63 @@
+"""Error types: each says what was wrong, what was expected, and what to do next."""
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class OfaDeployError(Exception):
+    """Base class of every error this library raises on purpose."""
+
+
+class UnknownNameError(OfaDeployError, LookupError):
+    """A model, device, backend or table name that no registry record owns."""
+
+    def __init__(self, kind: str, name: str, known: Iterable[str], hint: str = ""):
+        self.kind, self.name, self.known = kind, name, sorted(set(known))
+        close = suggest(name, self.known)
+        msg = f"unknown {kind} {name!r}"
+        msg += f"; did you mean {', '.join(repr(c) for c in close)}?" if close else "."
+        msg += f" Known {kind}s: {', '.join(self.known[:30])}{' …' if len(self.known) > 30 else ''}."
+        if hint:
+            msg += f" {hint}"
+        super().__init__(msg)
+
+    def __str__(self) -> str:  # LookupError would quote the message like a key
+        return self.args[0]
+
+
+class ArchError(OfaDeployError, ValueError):
+    """An architecture that is not in the search space (wrong length, value out of range)."""
+
+
+class InfeasibleError(OfaDeployError, ValueError):
+    """A constraint no subnet of the space can meet; carries the smallest achievable value."""
+
+    def __init__(self, message: str, smallest: float | None = None):
+        self.smallest = smallest
+        super().__init__(message)
+
+
+class ChecksumError(OfaDeployError):
+    """A file whose sha256 differs from the recorded one (corrupt or truncated)."""
+
+
+class WeightsUnavailableError(OfaDeployError):
+    """Weights (or another hub asset) that cannot be downloaded and are not in the cache."""
+
+
+class BackendUnavailableError(OfaDeployError):
+    """A backend whose runtime is not installed; the message carries the install command."""
+
+
+class ValidationError(OfaDeployError):
+    """An exported artifact whose outputs differ from the PyTorch model beyond tolerance."""
+
+
+def suggest(name: str, known: Iterable[str], n: int = 3) -> list[str]:
+    """Close matches for a mistyped name, case-insensitive, best first."""
+    known = list(known)
+    lower = {k.lower(): k for k in known}
+    hits = difflib.get_close_matches(name.lower(), list(lower), n=n, cutoff=0.6)
+    subs = [k for k in known if name.lower() in k.lower() and k not in hits]
+    return [lower[h] for h in hits] + subs[: max(0, n - len(hits))]

@@ -1,0 +1,189 @@
+"""Names → records. This module owns every public name: supernets, weight/table/predictor assets,
+devices and the official specialized nets. Records are data (frozen dataclasses); builders are
+named by import path and loaded only when asked for.
+
+Lookups accept aliases and are case-insensitive; an unknown name raises UnknownNameError with
+close matches. `list_*` take shell-style wildcards like timm's `list_models('*mobilenet*')`.
+"""
+from __future__ import annotations
+
+import fnmatch
+import importlib
+from dataclasses import dataclass, field
+from typing import Any, Generic, Iterator, TypeVar
+
+from .errors import UnknownNameError
+
+HUB_BASE = "https://raw.githubusercontent.com/han-cai/files/master"
+HF_REPO = "han-cai/ofa"
+
+
+@dataclass(frozen=True)
+class Asset:
+    """A file the hub can fetch: weights, a latency table, a predictor checkpoint.
+
+    `path` is relative to a hub base URL (the official one, a mirror, or a local server);
+    `sha256` None means trust-on-first-download (recorded then verified on every later load);
+    `package_file` names a file shipped inside ofa_deploy/data instead of a download."""
+
+    name: str
+    path: str = ""
+    sha256: str | None = None
+    size: int | None = None
+    package_file: str | None = None
+    hf_filename: str | None = None
+    licence: str = "MIT"
+
+    @property
+    def filename(self) -> str:
+        return (self.package_file or self.path).replace("/", "__")
+
+
+@dataclass(frozen=True)
+class SupernetRecord:
+    name: str
+    family: str                      # mbv3 | proxyless | resnet
+    spec: Any                        # family spec dataclass (carries the SearchSpace)
+    builder: str                     # "module:callable" taking the spec
+    weights: Asset | None = None
+    accuracy_predictor: Asset | None = None
+    aliases: tuple[str, ...] = ()
+    dataset: str = "imagenet"
+    mean: tuple[float, ...] = (0.485, 0.456, 0.406)
+    std: tuple[float, ...] = (0.229, 0.224, 0.225)
+    description: str = ""
+
+    @property
+    def space(self):
+        return self.spec.space
+
+    @property
+    def embedded(self) -> bool:
+        return self.weights is not None and self.weights.package_file is not None
+
+    def build(self):
+        mod, _, attr = self.builder.partition(":")
+        return getattr(importlib.import_module(mod), attr)(self.spec)
+
+
+@dataclass(frozen=True)
+class DeviceRecord:
+    """A deployment target: which backend measures it and where its latency numbers come from."""
+
+    name: str
+    backend: str                     # onnxruntime | openvino | tflite | coreml | tvm | accel | none
+    latency_source: str              # measured | official | estimated
+    tables: dict[str, str] = field(default_factory=dict)   # supernet name → table name/path
+    aliases: tuple[str, ...] = ()
+    description: str = ""
+    settings: dict[str, Any] = field(default_factory=dict)  # e.g. threads, use_gpu
+
+
+@dataclass(frozen=True)
+class SpecializedNetRecord:
+    """One of the official specialized nets with its published figures."""
+
+    name: str                        # official net id, e.g. pixel1_lat@40ms_top1@74.9_finetune@25
+    device: str
+    supernet: str
+    latency_ms: float | None
+    flops_m: float | None
+    top1: float
+    finetune_epochs: int
+    image_size: int
+    arch: dict[str, Any]
+    net_config_asset: Asset | None = None
+    weights: Asset | None = None
+
+
+R = TypeVar("R")
+
+
+class Registry(Generic[R]):
+    """A name → record table with aliases, wildcards and close-match errors."""
+
+    def __init__(self, kind: str, hint: str = ""):
+        self.kind, self.hint = kind, hint
+        self._records: dict[str, R] = {}
+        self._alias: dict[str, str] = {}
+
+    def register(self, record: R) -> R:
+        name = record.name  # type: ignore[attr-defined]
+        self._records[name] = record
+        for a in (name, *getattr(record, "aliases", ())):
+            self._alias[a.lower()] = name
+        return record
+
+    def get(self, name: str) -> R:
+        key = self._alias.get(str(name).lower())
+        if key is None:
+            raise UnknownNameError(self.kind, str(name), list(self._records) + list(self._extra_names()),
+                                   self.hint)
+        return self._records[key]
+
+    def _extra_names(self) -> Iterator[str]:
+        for rec in self._records.values():
+            yield from getattr(rec, "aliases", ())
+
+    def __contains__(self, name: str) -> bool:
+        return str(name).lower() in self._alias
+
+    def names(self, pattern: str = "*") -> list[str]:
+        pat = pattern.lower()
+        return sorted(n for n, r in self._records.items()
+                      if fnmatch.fnmatch(n.lower(), pat)
+                      or any(fnmatch.fnmatch(a.lower(), pat) for a in getattr(r, "aliases", ())))
+
+    def records(self, pattern: str = "*") -> list[R]:
+        return [self._records[n] for n in self.names(pattern)]
+
+
+SUPERNETS: Registry[SupernetRecord] = Registry(
+    "supernet", "The embedded supernet 'ofa_tiny_d123_e346_k357' works offline.")
+DEVICES: Registry[DeviceRecord] = Registry("device", "ofa_deploy.list_devices() shows them all.")
+SPECIALIZED: Registry[SpecializedNetRecord] = Registry("specialized net")
+ASSETS: Registry[Asset] = Registry("asset")
+
+
+def register_supernet(record: SupernetRecord) -> SupernetRecord:
+    for a in (record.weights, record.accuracy_predictor):
+        if a is not None:
+            ASSETS.register(a)
+    return SUPERNETS.register(record)
+
+
+def get_supernet_record(name: str) -> SupernetRecord:
+    return SUPERNETS.get(name)
+
+
+def list_supernets(pattern: str = "*", pretrained: bool = False) -> list[str]:
+    return [r.name for r in SUPERNETS.records(pattern) if not pretrained or r.weights is not None]
+
+
+def _official(net_id: str) -> Asset:
+    return Asset(name=net_id, path=f"ofa/ofa_nets/{net_id}", hf_filename=f"ofa_nets/{net_id}")
+
+
+def _register_builtin() -> None:
+    from .supernets import mbv3
+
+    mb = "ofa_deploy.supernets.mbv3:OFAMobileNetV3"
+    register_supernet(SupernetRecord(
+        mbv3.W10.name, "mbv3", mbv3.W10, mb, weights=_official(mbv3.W10.name),
+        aliases=("ofa_mbv3_w1.0", "mbv3_w1.0", "ofa_mbv3"),
+        description="OFA-MobileNetV3 w1.0, ImageNet (official weights)"))
+    register_supernet(SupernetRecord(
+        mbv3.W12.name, "mbv3", mbv3.W12, mb, weights=_official(mbv3.W12.name),
+        accuracy_predictor=Asset(name="acc_predictor_ofa_mbv3_w1.2", path="ofa/acc_predictor.pth"),
+        aliases=("ofa_mbv3_w1.2", "mbv3_w1.2"),
+        description="OFA-MobileNetV3 w1.2, ImageNet (official weights and accuracy predictor)"))
+    register_supernet(SupernetRecord(
+        mbv3.TINY.name, "mbv3", mbv3.TINY, mb,
+        weights=Asset(name="ofa_tiny_fmnist", package_file="ofa_tiny_fmnist.pth"),
+        accuracy_predictor=Asset(name="acc_predictor_ofa_tiny", package_file="acc_predictor_ofa_tiny.pth"),
+        aliases=("tiny", "embedded", "ofa_tiny"), dataset="fashion-mnist", mean=(0.2860,), std=(0.3530,),
+        description="Small elastic MobileNetV3 for 28-32 px grey images, 10 classes; trained here on "
+                    "Fashion-MNIST with progressive shrinking; ships with the package"))
+
+
+_register_builtin()

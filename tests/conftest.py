@@ -1,0 +1,22 @@
+"""Shared fixtures. ../shared/reference (official facts) sits beside the clone in CI."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared" / "reference"
+
+
+@pytest.fixture(scope="session")
+def reference_dir() -> Path:
+    if not SHARED.is_dir():
+        raise FileNotFoundError(f"{SHARED} is missing: CI checks out ../shared beside the repo; "
+                                f"clone it there to run these tests")
+    return SHARED
+
+
+@pytest.fixture(scope="session")
+def specialized_dir(reference_dir: Path) -> Path:
+    return reference_dir / "ofa_specialized"
