@@ -164,7 +164,7 @@ def _official(net_id: str) -> Asset:
     return Asset(name=net_id, path=f"ofa/ofa_nets/{net_id}", hf_filename=f"ofa_nets/{net_id}")
 
 
-def _register_builtin() -> None:
+def _register_supernets() -> None:
     from .supernets import mbv3
 
     mb = "ofa_deploy.supernets.mbv3:OFAMobileNetV3"
@@ -186,4 +186,14 @@ def _register_builtin() -> None:
                     "Fashion-MNIST with progressive shrinking; ships with the package"))
 
 
-_register_builtin()
+def _register_devices() -> None:
+    """Deployment targets (owned by the latency layer: which table or cost model serves each)."""
+
+
+def _register_specialized() -> None:
+    """The official specialized nets and their published figures."""
+
+
+_register_supernets()
+_register_devices()
+_register_specialized()
