@@ -115,7 +115,8 @@ class Artifact:
 
     @property
     def size_mb(self) -> float:
-        return file_size_mb(self.path)
+        """Size of the artifact and its companion files (e.g. OpenVINO's .bin)."""
+        return file_size_mb(self.path) + sum(file_size_mb(p) for p in self.extra.get("companions", []))
 
     @property
     def sidecar(self) -> Path:

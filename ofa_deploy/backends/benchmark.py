@@ -1,0 +1,118 @@
+"""`ofa_deploy.benchmark(model, backends=…)`: export to each backend, validate, measure, and
+collect one table. A failing backend becomes a ❌ row with its reason; the loop goes on."""
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+
+from ..fileio import atomic_path, atomic_write_json
+from . import get_backend, list_backends
+from .base import MeasureSettings
+from .export import export
+
+COLUMNS = ("backend", "format", "precision", "status", "size_mb", "max_abs_diff", "top1_agreement",
+           "median_ms", "p90_ms", "fps", "predicted_ms")
+
+
+@dataclass
+class BenchmarkRow:
+    backend: str
+    format: str = ""
+    precision: str = "fp32"
+    status: str = ""
+    size_mb: float | None = None
+    max_abs_diff: float | None = None
+    top1_agreement: float | None = None
+    median_ms: float | None = None
+    p90_ms: float | None = None
+    fps: float | None = None
+    predicted_ms: float | None = None
+    artifact: str = ""
+    latency: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.status.startswith("✅")
+
+
+@dataclass
+class BenchmarkResult:
+    rows: list[BenchmarkRow]
+
+    def to_dicts(self) -> list[dict[str, Any]]:
+        return [asdict(r) for r in self.rows]
+
+    def save(self, out_dir: str | Path, stem: str = "benchmark") -> tuple[Path, Path]:
+        out_dir = Path(out_dir)
+        atomic_write_json(out_dir / f"{stem}.json", self.to_dicts())
+        with atomic_path(out_dir / f"{stem}.csv") as tmp, open(tmp, "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=COLUMNS, extrasaction="ignore")
+            w.writeheader()
+            w.writerows(self.to_dicts())
+        return out_dir / f"{stem}.json", out_dir / f"{stem}.csv"
+
+    def table(self, title: str = "Benchmark"):
+        from rich.table import Table
+
+        t = Table(title=title)
+        for c in ("Backend", "Format", "Precision", "Status", "Size MB", "Parity", "Median ms", "p90 ms", "FPS",
+                  "Predicted ms"):
+            t.add_column(c, justify="left" if c in ("Backend", "Format", "Status") else "right")
+        f = lambda v, p=2: "" if v is None else f"{v:.{p}f}"
+        for r in self.rows:
+            parity = "" if r.max_abs_diff is None else f"{r.max_abs_diff:.1e} / {100 * (r.top1_agreement or 0):.0f}%"
+            t.add_row(r.backend, r.format, r.precision, r.status, f(r.size_mb, 1), parity, f(r.median_ms, 3),
+                      f(r.p90_ms, 3), f(r.fps, 0), f(r.predicted_ms, 3))
+        return t
+
+    def print(self, title: str = "Benchmark") -> None:
+        from rich.console import Console
+
+        Console(width=160).print(self.table(title))
+
+
+def default_backends() -> list[str]:
+    """Installed backends that measure on this host."""
+    return [b.name for b in list_backends() if b.available and getattr(get_backend(b.name, check=False),
+                                                                        "default_benchmark", True)]
+
+
+def benchmark(model: torch.nn.Module, backends: Sequence[str] | None = None, precisions: Sequence[str] = ("fp32",),
+              settings: MeasureSettings | None = None, out_dir: str | Path = "benchmark_out",
+              example_input: torch.Tensor | None = None, calibration=None, progress: bool = True) -> BenchmarkResult:
+    """Export `model` to each backend × precision, validate and measure it; never stops at a failure."""
+    settings = settings or MeasureSettings()
+    names = list(backends) if backends else default_backends()
+    card = getattr(model, "card", None) or {}
+    rows = []
+    for name in names:
+        for precision in precisions:
+            row = BenchmarkRow(name, precision=precision)
+            try:
+                backend = get_backend(name)
+                art = export(model, name, Path(out_dir) / name, precision=precision, example_input=example_input,
+                             calibration=calibration)
+                row.format, row.size_mb, row.artifact = art.format, art.size_mb, str(art.path)
+                parity = art.card.get("parity") or {}
+                row.max_abs_diff, row.top1_agreement = parity.get("max_abs_diff"), parity.get("top1_agreement")
+                stats = backend.measure(art, settings)
+                row.median_ms, row.p90_ms = stats.median, stats.p90
+                row.fps = 1000.0 / stats.headline if stats.headline else None
+                row.latency = stats.to_dict()
+                row.status = "✅" + (" (estimate)" if stats.settings.get("estimate") else "")
+            except Exception as exc:  # recorded, never fatal: the table is the point
+                row.status = f"❌ {type(exc).__name__}: {str(exc).splitlines()[0][:120]}"
+            pred = card.get("predicted_latency") or {}
+            if pred.get("backend") == name:
+                row.predicted_ms = pred.get("ms")
+            rows.append(row)
+    result = BenchmarkResult(rows)
+    result.save(out_dir)
+    if progress:
+        result.print()
+    return result

@@ -1,0 +1,63 @@
+"""torch → single-file ONNX, shared by every backend that starts from ONNX (onnxruntime,
+OpenVINO, TVM); plus ONNX Runtime's fp16 conversion (fp32 inputs/outputs kept) and int8 static
+QDQ quantization (per-channel weights, calibrated)."""
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..fileio import atomic_path
+from .plugin import calibration_arrays
+
+OPSET = 17
+
+
+def to_onnx(model: torch.nn.Module, example: torch.Tensor, path: Path, dynamo: bool = False) -> Path:
+    """Write one self-contained .onnx file. The TorchScript exporter is the default: it is ~15×
+    faster than the dynamo one (which matters when a latency table exports hundreds of ops)
+    and writes no external data for our model sizes."""
+    with atomic_path(path) as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        kwargs = {"external_data": False} if dynamo else {}
+        torch.onnx.export(model.eval(), (example,), str(tmp), input_names=["input"], output_names=["logits"],
+                          opset_version=OPSET if not dynamo else 18, dynamo=dynamo, **kwargs)
+    return path
+
+
+def to_fp16(src: Path, dst: Path) -> Path:
+    import onnx
+    from onnxruntime.transformers.float16 import convert_float_to_float16
+
+    model = convert_float_to_float16(onnx.load(str(src)), keep_io_types=True)
+    with atomic_path(dst) as tmp:
+        onnx.save(model, str(tmp))
+    return dst
+
+
+class _Reader:
+    """onnxruntime.quantization's CalibrationDataReader protocol over our calibration arrays."""
+
+    def __init__(self, arrays: list[np.ndarray]):
+        self.it = iter([{"input": a} for a in arrays])
+
+    def get_next(self):
+        return next(self.it, None)
+
+
+def to_int8(src: Path, dst: Path, calibration) -> Path:
+    from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    arrays = calibration_arrays(calibration)
+    pre = dst.with_name(dst.stem + ".pre.onnx")
+    try:
+        quant_pre_process(str(src), str(pre), skip_symbolic_shape=True)
+        with atomic_path(dst) as tmp:
+            quantize_static(str(pre), str(tmp), _Reader(arrays), quant_format=QuantFormat.QDQ, per_channel=True,
+                            weight_type=QuantType.QInt8, activation_type=QuantType.QUInt8)
+    finally:
+        pre.unlink(missing_ok=True)
+    return dst
