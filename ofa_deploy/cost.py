@@ -15,9 +15,10 @@ from .supernets.ops import Op
 
 
 class AdditiveCost:
-    """cost(arch) = Σ f(op) over arch's ops, for one supernet spec (see MBV3Spec.fixed_ops/block_op)."""
+    """cost(arch) = Σ f(op, r) over arch's ops at its resolution r, for one supernet spec (see
+    MBV3Spec.fixed_ops/block_op)."""
 
-    def __init__(self, spec, op_cost: Callable[[Op], float]):
+    def __init__(self, spec, op_cost: Callable[[Op, int], float]):
         self.spec, self.op_cost = spec, op_cost
         self.space = spec.space
         self._cache: dict[int, tuple[float, np.ndarray]] = {}
@@ -26,8 +27,8 @@ class AdditiveCost:
         """(cost of the fixed ops, [n_blocks, n_ks, n_e] cost of each block choice) at resolution r."""
         if r not in self._cache:
             sp = self.space
-            fixed = float(sum(self.op_cost(op) for op in self.spec.fixed_ops(r)))
-            blocks = np.array([[[self.op_cost(self.spec.block_op(r, i, k, e)) for e in sp.e_choices]
+            fixed = float(sum(self.op_cost(op, r) for op in self.spec.fixed_ops(r)))
+            blocks = np.array([[[self.op_cost(self.spec.block_op(r, i, k, e), r) for e in sp.e_choices]
                                 for k in sp.ks_choices] for i in range(sp.n_blocks)], dtype=np.float64)
             self._cache[r] = (fixed, blocks)
         return self._cache[r]

@@ -90,7 +90,7 @@ def _download(asset: Asset, url: str, root: Path, progress: bool) -> None:
     import pooch
     import requests
 
-    logging.getLogger("pooch").setLevel(logging.WARNING)
+    pooch.get_logger().setLevel(logging.WARNING)
     root.mkdir(parents=True, exist_ok=True)
     try:
         pooch.retrieve(url, known_hash=f"sha256:{asset.sha256}" if asset.sha256 else None, fname=asset.filename,

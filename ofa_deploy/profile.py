@@ -17,7 +17,7 @@ def _models(supernet: str) -> tuple[AdditiveCost, AdditiveCost]:
     from .registry import get_supernet_record
 
     spec = get_supernet_record(supernet).spec
-    return AdditiveCost(spec, lambda op: op.macs), AdditiveCost(spec, lambda op: op.params)
+    return AdditiveCost(spec, lambda op, r: op.macs), AdditiveCost(spec, lambda op, r: op.params)
 
 
 def count_macs(supernet: str, archs: ArchConfig | Sequence[ArchConfig] | ArchBatch):

@@ -187,7 +187,31 @@ def _register_supernets() -> None:
 
 
 def _register_devices() -> None:
-    """Deployment targets (owned by the latency layer: which table or cost model serves each)."""
+    """Deployment targets: the official project's devices (estimated from their published nets,
+    Note10 also from the official table) and our local runtimes (measured tables we ship)."""
+    phones = {"pixel1": ("google pixel", "pixel-1"), "pixel2": ("pixel-2",), "note8": ("galaxy-note8", "note-8"),
+              "note10": ("galaxy-note10", "note-10"), "s7edge": ("galaxy-s7-edge", "s7-edge"),
+              "LG-G8": ("lg-g8", "lgg8", "lg_g8")}
+    for name, aliases in phones.items():
+        DEVICES.register(DeviceRecord(
+            name, "tflite", "official" if name == "note10" else "estimated", aliases=aliases,
+            description=f"{name} phone CPU (TFLite over adb); latency estimated from the official nets "
+                        f"published for it" + (", or the official Note10 table for w1.2" if name == "note10" else ""),
+            settings={"published": name}))
+    for name, aliases, what in (("cpu", ("xeon", "intel-xeon", "cpu_lat"), "Intel Xeon CPU (ProxylessNAS nets)"),
+                                ("1080ti_gpu64", ("1080ti", "gtx1080ti"), "GTX 1080Ti, batch 64"),
+                                ("v100_gpu64", ("v100",), "Tesla V100, batch 64"),
+                                ("tx2_gpu16", ("tx2", "jetson-tx2"), "Jetson TX2 GPU, batch 16")):
+        DEVICES.register(DeviceRecord(name, "none", "estimated", aliases=aliases, settings={"published": name},
+                                      description=f"{what}; latency estimated from the official nets published for it"))
+    for name, backend, aliases in (("onnxruntime-cpu", "onnxruntime", ("ort", "ort-cpu", "onnx")),
+                                   ("openvino-cpu", "openvino", ("ov", "ov-cpu", "openvino")),
+                                   ("litert-cpu", "tflite", ("tflite-cpu", "litert", "tflite"))):
+        DEVICES.register(DeviceRecord(name, backend, "measured", aliases=aliases, settings={"threads": 1},
+                                      description=f"{backend} on this kind of host's CPU, 1 thread; "
+                                                  f"measured tables in latency_tables/<supernet>/{name}/"))
+    for r in (160, 176, 192, 208, 224):
+        ASSETS.register(Asset(f"note10_lut_{r}", path=f"ofa/note10/{r}_lookup_table.yaml"))
 
 
 def _register_specialized() -> None:

@@ -101,3 +101,34 @@ def total_macs(ops: list[Op]) -> int:
 
 def total_params(ops: list[Op]) -> int:
     return sum(op.params for op in ops)
+
+
+def ops_from_net_config(cfg: dict, r: int) -> list[Op]:
+    """The ops of a published static net (MobileNetV3 or ProxylessNASNets net.config) at input
+    resolution r, without building it: lets device models learn from the official nets."""
+    fc = cfg["first_conv"]
+    size = (r - 1) // fc["stride"] + 1
+    ops = [Op("Conv", (r, r, fc["in_channels"]), (size, size, fc["out_channels"]), ks=fc["kernel_size"],
+              stride=fc["stride"], act=fc.get("act_func"))]
+    for b in cfg["blocks"]:
+        c = b.get("conv", b.get("mobile_inverted_conv"))
+        out = (size - 1) // c["stride"] + 1
+        mid = c.get("mid_channels") or (c["in_channels"] if c["expand_ratio"] == 1 else
+                                        round(c["in_channels"] * c["expand_ratio"]))
+        ops.append(Op("expanded_conv", (size, size, c["in_channels"]), (out, out, c["out_channels"]), mid=mid,
+                      ks=c["kernel_size"], stride=c["stride"], idskip=int(b.get("shortcut") is not None),
+                      se=int(bool(c.get("use_se"))), act=c.get("act_func")))
+        size = out
+    if cfg.get("final_expand_layer"):  # MobileNetV3: expand, pool, feature mix on 1x1
+        fe, fm = cfg["final_expand_layer"], cfg["feature_mix_layer"]
+        ops += [Op("Conv_1", (size, size, fe["in_channels"]), (size, size, fe["out_channels"]), act=fe.get("act_func")),
+                Op("AvgPool2D", (size, size, fe["out_channels"]), (1, 1, fe["out_channels"])),
+                Op("Conv_2", (1, 1, fm["in_channels"]), (1, 1, fm["out_channels"]), act=fm.get("act_func"),
+                   bn=fm.get("use_bn", False))]
+    else:  # ProxylessNAS: feature mix at full size, then pool
+        fm = cfg["feature_mix_layer"]
+        ops += [Op("Conv_1", (size, size, fm["in_channels"]), (size, size, fm["out_channels"]), act=fm.get("act_func"),
+                   bn=fm.get("use_bn", True)),
+                Op("AvgPool2D", (size, size, fm["out_channels"]), (1, 1, fm["out_channels"]))]
+    cl = cfg["classifier"]
+    return ops + [Op("Logits", (1, 1, cl["in_features"]), (cl["out_features"],))]

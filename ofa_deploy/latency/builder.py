@@ -1,0 +1,152 @@
+"""Build a latency table: enumerate the unique ops of a space at the given resolutions, time each
+through a backend, then calibrate on whole subnets. Resumable: every measurement is appended to
+`journal.jsonl` (flushed and fsync'd) before it counts, so a killed build measures nothing twice
+and loses at most the op in flight. Several adb devices (serials) can share one build."""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import queue
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from ..arch import ArchBatch
+from ..backends.base import MeasureSettings
+from ..registry import get_supernet_record
+from ..supernets.ops import Op
+from .calibration import fit_calibration
+from .measure import Measurer, entry_from_stats
+from .table import LatencyTable
+
+JOURNAL = "journal.jsonl"
+
+
+def unique_ops(supernet: str, resolutions: Sequence[int]) -> list[tuple[int, Op]]:
+    """Every distinct (resolution, op) a subnet of the space can run, in a stable order."""
+    spec = get_supernet_record(supernet).spec
+    sp = spec.space
+    out, seen = [], set()
+    for r in resolutions:
+        ops = list(spec.fixed_ops(r)) + [spec.block_op(r, i, k, e) for i in range(sp.n_blocks)
+                                         for k in sp.ks_choices for e in sp.e_choices]
+        for op in ops:
+            if (r, op.key) not in seen:
+                seen.add((r, op.key))
+                out.append((r, op))
+    return out
+
+
+class Journal:
+    """Append-only record of finished measurements; a torn last line (kill mid-write) is ignored."""
+
+    def __init__(self, path: Path):
+        self.path, self.lock = path, threading.Lock()
+        self.done: dict[str, dict] = {}
+        if path.exists():
+            for line in path.read_text().splitlines():
+                try:
+                    rec = json.loads(line)
+                    self.done[rec["id"]] = rec
+                except (json.JSONDecodeError, KeyError):
+                    continue
+
+    def add(self, rec: dict) -> None:
+        with self.lock, open(self.path, "a") as f:
+            f.write(json.dumps(rec) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+            self.done[rec["id"]] = rec
+
+
+def _run_parallel(todo: list, work, measurers: list[Measurer], journal: Journal, desc: str) -> None:
+    """Measure `todo` items with one thread per measurer (one per adb serial), with progress."""
+    from tqdm import tqdm
+
+    q: queue.Queue = queue.Queue()
+    for item in todo:
+        q.put(item)
+    bar = tqdm(total=len(todo), desc=desc, unit="op" if desc.startswith("ops") else "net")
+    errors: list[BaseException] = []
+
+    def worker(m: Measurer):
+        while not errors:
+            try:
+                item = q.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                journal.add(work(m, item))
+                bar.update(1)
+            except BaseException as exc:  # stop every worker; the journal keeps what finished
+                errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(m,), daemon=True) for m in measurers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    bar.close()
+    if errors:
+        raise errors[0]
+
+
+def measure_arch(m: Measurer, supernet, arch) -> float:
+    supernet.set_arch(arch)
+    sub = supernet.get_active_subnet()
+    c = supernet.spec.in_channels
+    return m.module(sub, (1, c, arch.r, arch.r), "net").median
+
+
+def build_table(supernet: str, backend: str, out_dir: str | Path, resolutions: Sequence[int] | None = None,
+                settings: MeasureSettings | None = None, serials: Sequence[str] = (), calibrate: int = 30,
+                name: str = "", device: str = "", seed: int = 0) -> LatencyTable:
+    """Measure every unique op (resumable), write the official YAML files plus provenance, and fit
+    the calibration on `calibrate` whole subnets."""
+    from ..supernets import get_supernet
+
+    rec = get_supernet_record(supernet)
+    resolutions = list(resolutions or rec.space.resolutions)
+    settings = settings or MeasureSettings(warmup=5, runs=30)
+    measurers = [Measurer(backend, settings.with_options(serial=s)) for s in serials] or [Measurer(backend, settings)]
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    journal = Journal(out / JOURNAL)
+    t0 = time.time()
+    ops = unique_ops(rec.name, resolutions)
+    todo = [(r, op) for r, op in ops if f"{r}|{op.key}" not in journal.done]
+
+    def work_op(m: Measurer, item):
+        r, op = item
+        return {"id": f"{r}|{op.key}", "r": r, "key": op.key, "entry": entry_from_stats(m.op(op)),
+                "serial": m.settings.options.get("serial")}
+
+    _run_parallel(todo, work_op, measurers, journal, f"ops ({len(ops) - len(todo)} done before)")
+    entries: dict[int, dict] = {r: {} for r in resolutions}
+    for r, op in ops:
+        entries[r][op.key] = journal.done[f"{r}|{op.key}"]["entry"]
+    op_seconds = time.time() - t0
+    table = LatencyTable(rec.name, entries, "measured", name=name or f"{rec.name}/{device or backend}")
+    cal_archs = ArchBatch.sample(rec.space, calibrate, rng=seed + 1000, resolutions=resolutions).to_archs()
+    net = get_supernet(rec.name)
+    todo_nets = [a for a in cal_archs if f"net|{a.to_json()}" not in journal.done]
+    _run_parallel(todo_nets, lambda m, a: {"id": f"net|{a.to_json()}", "ms": measure_arch(m, net, a)},
+                  measurers[:1], journal, "calibration nets")
+    if calibrate:
+        measured = np.array([journal.done[f"net|{a.to_json()}"]["ms"] for a in cal_archs])
+        table.calibration = fit_calibration(table.op_sum(cal_archs), table.n_ops(cal_archs), measured)
+    table.provenance = {
+        "name": table.name, "backend": backend, "device": device or f"{backend} on {platform.node()}",
+        "host": platform.node(), "machine": platform.machine(), "processor": platform.processor(),
+        "cpu_count": os.cpu_count(), "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        **measurers[0].describe(), "serials": list(serials), "ops_measured": len(ops),
+        "build_seconds_ops": round(op_seconds, 1), "build_seconds_total": round(time.time() - t0, 1),
+        "predictor": "sum of op medians (the official rule uses the mean; both are stored), then calibration",
+    }
+    table.save(out)
+    return table

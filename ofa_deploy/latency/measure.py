@@ -1,0 +1,50 @@
+"""Timing one module through a backend: export to a scratch folder, measure, clean up. Used for
+single ops (table builder) and whole subnets (calibration, evaluation) alike."""
+from __future__ import annotations
+
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from ..backends import get_backend
+from ..backends.base import LatencyStats, MeasureSettings
+from ..supernets.ops import Op
+
+
+@dataclass
+class Measurer:
+    """A backend plus the settings to time with (threads, runs, adb serial via options, …)."""
+
+    backend_name: str
+    settings: MeasureSettings
+
+    def __post_init__(self):
+        self.backend = get_backend(self.backend_name)
+
+    def module(self, module: torch.nn.Module, input_shape: tuple[int, ...], name: str = "m",
+               settings: MeasureSettings | None = None) -> LatencyStats:
+        tmp = Path(tempfile.mkdtemp(prefix="ofa_lut_"))
+        try:
+            g = torch.Generator().manual_seed(0)
+            art = self.backend.export(module.eval(), torch.randn(input_shape, generator=g), tmp, name=name)
+            return self.backend.measure(art, settings or self.settings)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def op(self, op: Op, settings: MeasureSettings | None = None) -> LatencyStats:
+        h, w, c = op.in_shape
+        torch.manual_seed(0)
+        return self.module(op.build(), (1, c, h, w), "op", settings)
+
+    def describe(self) -> dict:
+        return {"backend": self.backend_name, "runtime_version": getattr(self.backend, "runtime_version", lambda: "")(),
+                "settings": self.settings.to_dict()}
+
+
+def entry_from_stats(stats: LatencyStats) -> dict:
+    """A table entry: the official fields first, our extra statistics after."""
+    return {"count": stats.count, "mean": round(stats.mean, 6), "std": round(stats.std, 6),
+            "median": round(stats.median, 6), "p90": round(stats.p90, 6), "min": round(stats.min, 6)}

@@ -1,0 +1,137 @@
+"""A latency lookup table and its predictor: a subnet's latency is the sum of its ops' measured
+latencies (the official rule), optionally corrected by a calibration fitted on whole-network
+measurements. Prediction is vectorized over ArchBatch (the search calls it ~50,000 times)."""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..arch import ArchBatch, ArchConfig
+from ..cost import AdditiveCost
+from ..errors import OfaDeployError
+from ..fileio import atomic_write_json
+from ..registry import SUPERNETS, get_supernet_record
+from .calibration import Calibration
+from .format import read_table_folder, table_file, write_table_file
+
+PROVENANCE = "provenance.json"
+
+
+class MissingOpsError(OfaDeployError, KeyError):
+    """An arch needs ops the table has no entry for."""
+
+    def __str__(self) -> str:
+        return self.args[0]
+
+
+def infer_supernet(entries: dict[int, dict[str, Any]]) -> str:
+    """The MobileNetV3 space a table without provenance belongs to, from its stem's width."""
+    for table in entries.values():
+        for key in table:
+            m = re.match(r"Conv-input:\d+x\d+x(\d+)-output:\d+x\d+x(\d+)$", key)
+            if m:
+                for rec in SUPERNETS.records():
+                    spec = rec.spec
+                    if getattr(spec, "in_channels", None) == int(m.group(1)) and spec.widths[0] == int(m.group(2)):
+                        return rec.name
+    raise OfaDeployError("cannot tell which supernet this table belongs to (no stem 'Conv' entry matching a "
+                         "registered space); pass supernet=... or add a provenance.json")
+
+
+class LatencyTable:
+    """Op latencies per resolution for one supernet, with provenance and calibration."""
+
+    def __init__(self, supernet: str, entries: dict[int, dict[str, dict[str, Any]]], source: str = "measured",
+                 provenance: dict[str, Any] | None = None, calibration: Calibration | None = None, name: str = ""):
+        self.supernet = get_supernet_record(supernet).name
+        self.spec = get_supernet_record(supernet).spec
+        self.entries = {int(r): t for r, t in entries.items()}
+        self.source, self.name = source, name or self.supernet
+        self.provenance = dict(provenance or {})
+        self.calibration = calibration
+        self._sum = AdditiveCost(self.spec, self._op_cost)
+
+    @property
+    def resolutions(self) -> tuple[int, ...]:
+        return tuple(sorted(self.entries))
+
+    # ---- io ------------------------------------------------------------------------------
+    @classmethod
+    def load(cls, folder: str | Path, supernet: str | None = None, name: str = "") -> "LatencyTable":
+        folder = Path(folder)
+        entries = read_table_folder(folder)
+        prov_path = folder / PROVENANCE
+        prov = json.loads(prov_path.read_text()) if prov_path.exists() else {}
+        sn = supernet or prov.get("supernet") or infer_supernet(entries)
+        cal = Calibration.from_dict(prov["calibration"]) if prov.get("calibration") else None
+        source = prov.get("source", "official" if not prov else "measured")
+        return cls(sn, entries, source, prov, cal, name or prov.get("name", folder.name))
+
+    def save(self, folder: str | Path) -> Path:
+        folder = Path(folder)
+        for r, table in self.entries.items():
+            write_table_file(table_file(folder, r), table)
+        prov = {**self.provenance, "supernet": self.supernet, "source": self.source, "name": self.name,
+                "resolutions": list(self.resolutions)}
+        if self.calibration is not None:
+            prov["calibration"] = self.calibration.to_dict()
+        atomic_write_json(folder / PROVENANCE, prov)
+        return folder
+
+    # ---- prediction ----------------------------------------------------------------------
+    def _op_cost(self, op, r: int) -> float:
+        """An op of a subnet at resolution r is looked up in r's table, as the official code does."""
+        entry = self.entries.get(r, {}).get(op.key)
+        if entry is None:
+            return float("nan")
+        return float(entry.get("median", entry["mean"]))  # ours record the median too: robust to noise
+
+    def _check_resolutions(self, batch: ArchBatch) -> None:
+        bad = sorted(set(batch.r.tolist()) - set(self.resolutions))
+        if bad:
+            raise OfaDeployError(f"table {self.name!r} has no entries for resolution(s) {bad}; it covers "
+                                 f"{list(self.resolutions)} — build the others with `ofa-deploy lut build "
+                                 f"--resolutions ...` or search within those")
+
+    def op_sum(self, archs) -> np.ndarray:
+        """Σ of the table entries of each arch's ops (the official prediction), vectorized."""
+        batch = self._batch(archs)
+        self._check_resolutions(batch)
+        out = self._sum.predict_batch(batch)
+        if np.isnan(out).any():
+            self._raise_missing(batch[np.flatnonzero(np.isnan(out))])
+        return out
+
+    def n_ops(self, archs) -> np.ndarray:
+        batch = self._batch(archs)
+        return len(self.spec.fixed_ops(int(batch.r[0]))) + batch.active_mask().sum(axis=1)
+
+    def predict(self, archs: ArchConfig | Sequence[ArchConfig] | ArchBatch) -> float | np.ndarray:
+        """Latency in ms of one arch (a float) or many (an array), calibrated when the table is."""
+        batch = self._batch(archs)
+        raw = self.op_sum(batch)
+        out = self.calibration.apply(raw, self.n_ops(batch)) if self.calibration else raw
+        return float(out[0]) if isinstance(archs, ArchConfig) else out
+
+    def _batch(self, archs) -> ArchBatch:
+        if isinstance(archs, ArchBatch):
+            return archs
+        return ArchBatch.from_archs(self.spec.space, [archs] if isinstance(archs, ArchConfig) else list(archs))
+
+    def _raise_missing(self, batch: ArchBatch) -> None:
+        missing = sorted({op.key for a in batch.to_archs()[:20] for op in self.spec.arch_ops(a)
+                          if op.key not in self.entries.get(a.r, {})})
+        shown = "\n  ".join(missing[:8])
+        raise MissingOpsError(f"table {self.name!r} lacks {len(missing)} op(s) these archs use, e.g.\n  {shown}\n"
+                              f"the archs are outside the table: build the missing ops with `ofa-deploy lut build "
+                              f"--supernet {self.supernet} --resolutions {' '.join(map(str, sorted(set(batch.r.tolist()))))}`")
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "supernet": self.supernet, "source": self.source,
+                "resolutions": list(self.resolutions), "ops": sum(len(t) for t in self.entries.values()),
+                "calibrated": self.calibration is not None,
+                **{k: self.provenance[k] for k in ("backend", "device", "threads", "date") if k in self.provenance}}

@@ -1,0 +1,72 @@
+"""The table builder with the real ONNX Runtime backend: resume after a kill, evaluation report."""
+import json
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+from ofa_deploy.arch import ArchBatch
+from ofa_deploy.backends.base import MeasureSettings
+from ofa_deploy.latency import LatencyTable
+from ofa_deploy.latency.builder import build_table
+from ofa_deploy.latency.evaluate import evaluate_table, kendall, spearman
+from ofa_deploy.supernets.mbv3 import TINY
+
+FAST = ["--runs", "5", "--warmup", "1", "--min-seconds", "0"]
+
+
+def journal_ids(folder):
+    ids = []
+    for line in (folder / "journal.jsonl").read_text().splitlines():
+        try:
+            ids.append(json.loads(line)["id"])
+        except json.JSONDecodeError:
+            pass  # the line the kill tore
+    return ids
+
+
+def test_build_resumes_after_kill_without_remeasuring(tmp_path):
+    out = tmp_path / "lut"
+    cmd = [sys.executable, "-m", "ofa_deploy.cli", "lut", "build", "--supernet", "tiny", "--backend", "onnxruntime",
+           "--resolutions", "28", "--calibrate", "4", "--out", str(out), *FAST]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    stop_at = random.Random().randint(3, 45)
+    deadline = time.time() + 240
+    while time.time() < deadline:
+        if (out / "journal.jsonl").exists() and len(journal_ids(out)) >= stop_at:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    before = journal_ids(out)
+    assert 0 < len(before) < 64 and not (out / "provenance.json").exists()
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    ids = journal_ids(out)
+    assert ids[: len(before)] == before            # nothing lost
+    assert len(ids) == len(set(ids)) == 60 + 4     # nothing measured twice: 60 ops + 4 calibration nets
+    table = LatencyTable.load(out)
+    assert len(table.entries[28]) == 60 and table.calibration.n_subnets == 4
+    prov = json.loads((out / "provenance.json").read_text())
+    assert prov["backend"] == "onnxruntime" and prov["settings"]["runs"] == 5 and prov["runtime_version"]
+
+
+def test_build_and_evaluate_report(tmp_path):
+    s = MeasureSettings(warmup=2, runs=10)
+    table = build_table("tiny", "onnxruntime", tmp_path, resolutions=[24], settings=s, calibrate=8)
+    report = evaluate_table(table, tmp_path, "onnxruntime", n=12, settings=s)
+    for key in ("within_5pct", "within_10pct", "mape", "rmse_ms", "spearman", "kendall"):
+        assert np.isfinite(report["calibrated"][key])
+    assert (tmp_path / "evaluate.png").read_bytes()[:4] == b"\x89PNG"
+    assert json.loads((tmp_path / "evaluate.json").read_text())["calibrated"]["n"] == 12
+    batch = ArchBatch.sample(TINY.space, 500, rng=3, resolutions=(24,))
+    assert np.all(table.predict(batch) > 0)
+
+
+def test_rank_correlations_against_known_values():
+    a = np.array([1, 2, 3, 4, 5.0])
+    assert abs(spearman(a, a) - 1) < 1e-12 and kendall(a, -a) == -1.0
+    assert abs(kendall(a, np.array([1, 3, 2, 4, 5.0])) - 0.8) < 1e-12
