@@ -37,8 +37,14 @@ class BackendBase:
                                           f"({exc}); install it with: {self.install}") from None
 
     def check(self) -> None:
+        """Fail with the install command if a runtime module is missing. Looks the modules up
+        without importing them, so listing backends stays cheap and runtime-free."""
+        import importlib.util
+
         for m in self.modules:
-            self.import_runtime(m)
+            if importlib.util.find_spec(m.split(".")[0]) is None:
+                raise BackendUnavailableError(f"the {self.name} backend needs {m!r}, which is not installed; "
+                                              f"install it with: {self.install}")
 
     def versions(self) -> dict[str, str]:
         out = {}

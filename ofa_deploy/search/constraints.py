@@ -1,0 +1,90 @@
+"""Search constraints: a name, a cost model with batched `predict`, and an upper limit — plus the
+smallest value the space can reach, so an infeasible request fails before any search runs."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..arch import ArchBatch, ArchConfig, SearchSpace
+from ..errors import InfeasibleError
+
+UNITS = {"latency": "ms", "macs": "MACs", "params": "params"}
+
+
+@dataclass
+class Constraint:
+    """value(arch) ≤ limit, with value from `model.predict(ArchBatch) -> array`."""
+
+    name: str
+    model: Any
+    limit: float
+    unit: str = ""
+    describe: dict[str, Any] = field(default_factory=dict)
+
+    def values(self, batch: ArchBatch) -> np.ndarray:
+        return np.asarray(self.model.predict(batch), dtype=np.float64).reshape(len(batch))
+
+    def fmt(self, v: float) -> str:
+        if self.unit == "ms":
+            return f"{v:.2f} ms"
+        return f"{v / 1e6:.1f}M {self.unit}"
+
+
+def smallest_value(model: Any, space: SearchSpace, resolutions: Sequence[int], samples: int = 4096,
+                   seed: int = 0) -> tuple[float, ArchConfig, bool]:
+    """(smallest value, an arch that reaches it, exact?) of a cost model over `space` at `resolutions`.
+
+    Additive cost models (with `tables(r)`) give the exact minimum: per stage, the best depth of
+    the cheapest block choices. Other models get the best of the smallest archs and a sample."""
+    tables = getattr(model, "tables", None)
+    if callable(tables) and getattr(model, "space", None) is not None and model.space.n_blocks == space.n_blocks:
+        return _additive_min(model, space, resolutions) + (True,)
+    cands = ArchBatch.concat([ArchBatch.from_archs(space, [space.smallest(r) for r in resolutions]),
+                              ArchBatch.sample(space, samples, seed, resolutions)])
+    vals = np.asarray(model.predict(cands), dtype=np.float64)
+    i = int(np.argmin(vals))
+    return float(vals[i]), cands[i].to_archs()[0], False
+
+
+def _additive_min(model, space: SearchSpace, resolutions: Sequence[int]) -> tuple[float, ArchConfig]:
+    best: tuple[float, ArchConfig] | None = None
+    ks_c, e_c = np.asarray(space.ks_choices), np.asarray(space.e_choices)
+    for r in resolutions:
+        fixed, blocks = model.tables(int(r))                   # [B, K, E]
+        flat = blocks.reshape(space.n_blocks, -1)
+        cheapest, choice = flat.min(axis=1), flat.argmin(axis=1)
+        total, d, start = fixed, [], 0
+        for s, n_max in enumerate(space.stage_depths):
+            prefix = np.concatenate([[0.0], np.cumsum(cheapest[start:start + n_max])])
+            options = [(prefix[min(space.stage_base[s] + dd, n_max)], dd) for dd in space.d_choices]
+            cost, dd = min(options)
+            total += cost
+            d.append(dd)
+            start += n_max
+        k_idx, e_idx = np.unravel_index(choice, blocks.shape[1:])
+        d_full = [space.d_choices[0]] * space.d_offset + d + [space.d_choices[0]] * (space.n_d - space.d_offset - len(d))
+        arch = ArchConfig(ks=tuple(ks_c[k_idx].tolist()), e=tuple(e_c[e_idx].tolist()), d=tuple(d_full), r=int(r))
+        if best is None or total < best[0]:
+            best = (float(total), arch)
+    assert best is not None
+    return best
+
+
+def check_feasible(constraints: Sequence[Constraint], space: SearchSpace, resolutions: Sequence[int],
+                   limits: np.ndarray | None = None, what: str = "") -> dict[str, float]:
+    """Smallest reachable value of each constraint; InfeasibleError when one is above its limit.
+
+    limits: optional [K, C] array (several budgets); the tightest limit per constraint is checked."""
+    smallest = {}
+    for j, c in enumerate(constraints):
+        lo, _, exact = smallest_value(c.model, space, resolutions)
+        smallest[c.name] = lo
+        limit = float(np.min(limits[:, j])) if limits is not None else c.limit
+        if lo > limit:
+            how = "the smallest" if exact else "the smallest found"
+            raise InfeasibleError(
+                f"{c.name} ≤ {c.fmt(limit)} is infeasible{what}: {how} subnet of {space.name} at resolutions "
+                f"{list(resolutions)} needs {c.fmt(lo)}; raise the limit to at least that", smallest=lo)
+    return smallest

@@ -1,0 +1,234 @@
+"""Constrained evolutionary search, vectorized: the population is one index matrix (Genome),
+every generation makes all children at once, checks every constraint in one batched call and
+scores the new networks in one predictor call.
+
+The loop is the official one (population 100, 500 generations, the top 25 % become parents, half
+the children are mutations and half crossovers, per-gene mutation probability 0.1, resolution 0.5,
+children that break a constraint are re-drawn from the same parents). Several budgets run as
+independent sub-populations in the same arrays, so a Pareto front costs one run."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from ..arch import ArchBatch, SearchSpace
+from ..errors import InfeasibleError
+from .constraints import Constraint, smallest_value
+from .genome import Genome
+
+
+@dataclass(frozen=True)
+class EvolutionConfig:
+    """The official defaults. `max_redraws` bounds the re-drawing of children that break a constraint;
+    `unique_parents` (not in the official loop) keeps copies of one network from crowding out others."""
+
+    population: int = 100
+    generations: int = 500
+    parent_ratio: float = 0.25
+    mutation_ratio: float = 0.5
+    mutate_prob: float = 0.1
+    resolution_mutate_prob: float = 0.5
+    max_redraws: int = 100
+    unique_parents: bool = True   # ours: copies of one network take one parent slot, not several
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Evolution:
+    """What one run found, per budget group k: best[k] with score[k] and constraint values[k]."""
+
+    best: ArchBatch
+    score: np.ndarray
+    values: np.ndarray
+    history: np.ndarray            # [generations + 1, K] best score so far
+    population: ArchBatch          # the final population, all groups
+    population_group: np.ndarray
+    population_score: np.ndarray
+    population_values: np.ndarray
+    scored: int                    # distinct networks sent to the predictor
+    cache_hits: int                # children whose network was already scored
+
+
+class ScoreCache:
+    """Scores genomes once per distinct network (archs differing only in skipped blocks are one)
+    and gives each distinct network an integer id."""
+
+    def __init__(self, genome: Genome, score: Callable[[np.ndarray], np.ndarray]):
+        self.genome, self.score = genome, score
+        self.memo: dict[bytes, int] = {}
+        self.values, self.scored, self.hits = np.empty(1024), 0, 0
+
+    def __call__(self, g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, network ids) of the rows of g."""
+        keys = self.genome.keys(g)
+        memo = self.memo
+        ids = [memo.get(k, -1) for k in keys]
+        new: dict[bytes, int] = {}
+        for i, (k, j) in enumerate(zip(keys, ids)):
+            if j < 0 and k not in new:
+                new[k] = i
+        if new:
+            rows = np.fromiter(new.values(), dtype=np.int64, count=len(new))
+            base, self.scored = self.scored, self.scored + len(rows)
+            if self.scored > len(self.values):
+                self.values = np.concatenate([self.values, np.empty(max(self.scored, len(self.values)))])
+            self.values[base:self.scored] = np.asarray(self.score(g[rows]), dtype=np.float64).reshape(len(rows))
+            for n, k in enumerate(new):
+                memo[k] = base + n
+            ids = [memo[k] for k in keys]
+        self.hits += len(g) - len(new)
+        ids_arr = np.asarray(ids, dtype=np.int64)
+        return self.values[ids_arr], ids_arr
+
+
+def evolve(space: SearchSpace, predictor: Any, constraints: Sequence[Constraint], limits: np.ndarray,
+           resolutions: Sequence[int], config: EvolutionConfig = EvolutionConfig(),
+           rng: np.random.Generator | int | None = 0, progress: bool = True, desc: str = "search") -> Evolution:
+    """Maximise predictor.predict(arch) subject to value_c(arch) ≤ limits[k, c], independently per row k."""
+    from tqdm.auto import tqdm
+
+    g = np.random.default_rng(rng)
+    limits = np.atleast_2d(np.asarray(limits, dtype=np.float64))
+    K, P = limits.shape[0], config.population
+    n_par = max(1, int(round(config.parent_ratio * P)))
+    n_mut = int(round(config.mutation_ratio * P))
+    run = _Run(Genome(space, resolutions), constraints, limits, config, g)
+    cache = ScoreCache(run.genome, run.genome.evaluator(predictor))
+    pop, group, vals = run.initial(P)
+    sc, ids = cache(pop)
+    history = np.full((config.generations + 1, K), -np.inf)
+    child_group = np.repeat(np.arange(K), P)
+    parent_group = np.repeat(np.arange(K), n_par)
+    is_mut = np.tile(np.arange(P) < n_mut, K)
+    bar = tqdm(range(config.generations), desc=desc, disable=not progress, leave=False, mininterval=0.5)
+    for gen in bar:
+        keep = _top_per_group(sc, ids, group, K, n_par, config.unique_parents)
+        pop, sc, ids, vals = pop[keep], sc[keep], ids[keep], vals[keep]
+        history[gen] = np.maximum(history[gen - 1] if gen else -np.inf, sc[::n_par])
+        pa = child_group * n_par + g.integers(0, n_par, K * P)
+        pb = child_group * n_par + g.integers(0, n_par, K * P)
+        kids, kid_vals = run.children(pop, vals, pa, pb, is_mut, child_group)
+        kid_sc, kid_ids = cache(kids)
+        pop, vals = np.concatenate([pop, kids]), np.concatenate([vals, kid_vals])
+        sc, ids = np.concatenate([sc, kid_sc]), np.concatenate([ids, kid_ids])
+        group = np.concatenate([parent_group, child_group])
+        if gen % 50 == 0:
+            bar.set_postfix(best=f"{history[gen].max():.4f}")
+    keep = _top_per_group(sc, ids, group, K, P, config.unique_parents)
+    pop, sc, vals, group = pop[keep], sc[keep], vals[keep], group[keep]
+    history[-1] = np.maximum(history[-2] if config.generations else -np.inf, sc[::P])
+    best = _best_dominated(sc, vals, group, limits, K)
+    to_b = run.genome.to_batch
+    return Evolution(to_b(pop[best]), sc[best], vals[best], history, to_b(pop), group, sc, vals,
+                     cache.scored, cache.hits)
+
+
+def _top_per_group(score: np.ndarray, ids: np.ndarray, group: np.ndarray, K: int, n: int, unique: bool) -> np.ndarray:
+    """Indices of the n best of each group, group by group, best first (groups must hold ≥ n).
+    With `unique`, copies of one network rank after every distinct network of the group."""
+    dup = np.zeros(len(score), dtype=bool)
+    if unique:
+        dup[:] = True
+        dup[np.unique(group * (ids.max() + 1) + ids, return_index=True)[1]] = False
+    order = np.lexsort((-score, dup, group))
+    starts = np.searchsorted(group[order], np.arange(K))
+    return order[(starts[:, None] + np.arange(n)[None, :]).ravel()]
+
+
+def _best_dominated(score, values, group, limits, K) -> np.ndarray:
+    """For each group k, the best arch of any group whose limits are all ≤ k's: an arch that meets
+    a tighter budget meets a looser one, so the front never goes down as budgets grow."""
+    tops = [int(np.flatnonzero(group == k)[np.argmax(score[group == k])]) for k in range(K)]
+    out = []
+    for k in range(K):
+        donors = [t for i, t in enumerate(tops) if np.all(limits[i] <= limits[k]) and np.all(values[t] <= limits[k])]
+        out.append(max(donors, key=lambda t: score[t]))
+    return np.asarray(out)
+
+
+class _Run:
+    """Sampling and child-making under the constraints, for the first and every later generation."""
+
+    def __init__(self, genome: Genome, constraints, limits, config, rng):
+        self.genome, self.constraints, self.limits, self.config, self.g = genome, list(constraints), limits, config, rng
+        self.evals = [genome.evaluator(c.model) for c in self.constraints]
+        self.probs = genome.mutation_probs(config.mutate_prob, config.resolution_mutate_prob)
+
+    def values(self, g: np.ndarray) -> np.ndarray:
+        if not self.evals:
+            return np.zeros((len(g), 0))
+        return np.stack([f(g) for f in self.evals], axis=1)
+
+    def ok(self, vals: np.ndarray, group: np.ndarray) -> np.ndarray:
+        return np.all(vals <= self.limits[group], axis=1)
+
+    def initial(self, P: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """P valid random archs per group, drawn by rejection as the official search does."""
+        K = len(self.limits)
+        found: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in range(K)]
+        need = np.full(K, P)
+        for _ in range(30):
+            cand = self.genome.sample(max(2 * K * P, 2048), self.g)
+            v = self.values(cand)
+            for k in np.flatnonzero(need):
+                idx = np.flatnonzero(self.ok(v, np.full(len(cand), k)))[:need[k]]
+                if len(idx):
+                    found[k].append((cand[idx], v[idx]))
+                    need[k] -= len(idx)
+            if not need.any():
+                break
+        for k in np.flatnonzero(need):
+            found[k].append(self._grow(found[k], int(k), int(need[k])))
+        pop = np.concatenate([x for parts in found for x, _ in parts])
+        vals = np.concatenate([v for parts in found for _, v in parts])
+        return pop, np.repeat(np.arange(K), P), vals
+
+    def _grow(self, parts, k: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Fill a group random draws could not (a tight budget) by mutating the valid archs found,
+        seeded with each constraint's cheapest arch."""
+        gen, space = self.genome, self.genome.space
+        res = gen.res.tolist()
+        seeds = [smallest_value(c.model, space, res)[1] for c in self.constraints]
+        seed_g = gen.from_batch(ArchBatch.from_archs(space, seeds + [space.smallest(r) for r in res]))
+        sv = self.values(seed_g)
+        ok = self.ok(sv, np.full(len(seed_g), k))
+        pool = ([(seed_g[ok], sv[ok])] if ok.any() else []) + list(parts)
+        if not pool:
+            raise InfeasibleError("no subnet meets all constraints together (" + ", ".join(
+                f"{c.name} ≤ {c.fmt(self.limits[k, j])}" for j, c in enumerate(self.constraints)) +
+                "); each is reachable alone, but not at once: relax one of them")
+        base = np.concatenate([x for x, _ in pool])
+        base_v = np.concatenate([v for _, v in pool])
+        idx = self.g.integers(0, len(base), n)
+        return self.children(base, base_v, idx, idx, np.ones(n, dtype=bool), np.full(n, k))
+
+    def children(self, parents: np.ndarray, parent_vals: np.ndarray, pa: np.ndarray, pb: np.ndarray,
+                 is_mut: np.ndarray, group: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """One child per slot (mutation of pa, or crossover of pa and pb); a child that breaks a
+        constraint is re-drawn from the same parents. Slots still open after max_redraws rounds
+        keep a copy of parent pa (which meets every constraint)."""
+        kids, kid_vals = parents[pa], parent_vals[pa]
+        todo, gen = np.arange(len(pa)), self.genome
+        for _ in range(self.config.max_redraws):
+            # several i.i.d. tries per slot, first valid one wins: the same child distribution as
+            # re-drawing one at a time, in far fewer rounds (a round costs the same at 100 or 400 rows)
+            reps = min(64, max(2, 256 // len(todo)))
+            slots = np.repeat(todo, reps)
+            a, b = parents[pa[slots]], parents[pb[slots]]
+            mut = is_mut[slots]
+            cand = np.where(mut[:, None], gen.mutate(a, self.g, self.probs), gen.crossover(a, b, self.g))
+            v = self.values(cand)
+            ok = np.flatnonzero(self.ok(v, group[slots]))
+            ok = ok[np.unique(slots[ok], return_index=True)[1]]  # the first valid try of each slot
+            kids[slots[ok]] = cand[ok]
+            kid_vals[slots[ok]] = v[ok]
+            still = np.ones(len(pa), dtype=bool)
+            still[slots[ok]] = False
+            todo = todo[still[todo]]
+            if not len(todo):
+                break
+        return kids, kid_vals

@@ -1,0 +1,140 @@
+"""The search's working form of a population: one int8 matrix of choice indices per arch
+([ks | e | d | r | w] columns), so sampling, mutation, crossover and the cost lookups are a few
+whole-matrix numpy operations. Converts to and from ArchBatch at the edges.
+
+Cost models take a fast path when they allow it: additive models (with `tables(r)`) become one
+gather from a [resolution, block, kernel, expand] table, and the MLP accuracy predictor gets its
+one-hot features straight from the indices. Any other model is called with an ArchBatch."""
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from ..arch import ArchBatch, SearchSpace
+
+
+class Genome:
+    """Index-matrix codec for archs of `space` searched at `resolutions`."""
+
+    def __init__(self, space: SearchSpace, resolutions: Sequence[int]):
+        self.space, self.res = space, np.asarray(sorted(int(r) for r in resolutions))
+        nb, sp = space.n_blocks, space
+        self.ks_c, self.e_c = np.asarray(sp.ks_choices), np.asarray(sp.e_choices, dtype=np.float64)
+        self.d_c, self.w_c = np.asarray(sp.d_choices), np.asarray(sp.w_choices, dtype=np.int64)
+        sizes = [(sp.n_ks, len(sp.ks_choices)), (nb, len(sp.e_choices)), (sp.n_d, len(sp.d_choices)),
+                 (1, len(self.res)), (sp.n_w, len(sp.w_choices))]
+        bounds = np.cumsum([0] + [n for n, _ in sizes])
+        self.ks, self.e, self.d, self.r, self.w = (slice(bounds[i], bounds[i + 1]) for i in range(5))
+        self.n_choices = np.concatenate([np.full(n, c) for n, c in sizes]).astype(np.int64)
+        self.width = int(bounds[-1])
+        self._stage = np.asarray(sp.block_stage)
+        self._pos = np.asarray(sp.block_position)
+        self._depth_of = np.minimum(np.asarray(sp.stage_base)[:, None] + self.d_c[None, :],
+                                    np.asarray(sp.stage_depths)[:, None])   # [S, n_d choices]
+
+    # ---- evolution operators ----------------------------------------------------------------
+    def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        return (rng.random((n, self.width)) * self.n_choices).astype(np.int8)
+
+    def mutation_probs(self, prob: float, r_prob: float) -> np.ndarray:
+        p = np.full(self.width, prob)
+        p[self.r] = r_prob
+        return p
+
+    def mutate(self, g: np.ndarray, rng: np.random.Generator, probs: np.ndarray) -> np.ndarray:
+        """Re-draw each gene with its probability (the official per-gene mutation)."""
+        return np.where(rng.random(g.shape) < probs, self.sample(len(g), rng), g)
+
+    def crossover(self, a: np.ndarray, b: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Each gene from a or b with equal chance."""
+        return np.where(rng.random(a.shape) < 0.5, a, b)
+
+    # ---- structure ---------------------------------------------------------------------------
+    def active(self, g: np.ndarray) -> np.ndarray:
+        """[N, n_blocks] bool: blocks the archs run."""
+        sp = self.space
+        d_idx = g[:, self.d][:, sp.d_offset:sp.d_offset + sp.n_stages].astype(np.int64)
+        depth = self._depth_of[np.arange(sp.n_stages)[None, :], d_idx]      # [N, S]
+        return self._pos[None, :] < depth[:, self._stage]
+
+    def keys(self, g: np.ndarray) -> list[bytes]:
+        """One key per arch; archs that build the same network (differing only in skipped blocks) share it."""
+        act = self.active(g)
+        masked = g.copy()
+        masked[:, self.e] = np.where(act, g[:, self.e], -1)
+        if self.space.n_ks:
+            masked[:, self.ks] = np.where(act, g[:, self.ks], -1)
+        masked = np.ascontiguousarray(masked)
+        return masked.view(np.dtype((np.void, self.width))).ravel().tolist()
+
+    # ---- conversion --------------------------------------------------------------------------
+    def to_batch(self, g: np.ndarray) -> ArchBatch:
+        gi = g.astype(np.int64)
+        return ArchBatch(self.space, self.ks_c[gi[:, self.ks]] if self.space.n_ks else gi[:, self.ks],
+                         self.e_c[gi[:, self.e]], self.d_c[gi[:, self.d]], self.res[gi[:, self.r][:, 0]],
+                         self.w_c[gi[:, self.w]] if self.space.n_w else gi[:, self.w])
+
+    def from_batch(self, b: ArchBatch) -> np.ndarray:
+        missing = sorted(set(b.r.tolist()) - set(self.res.tolist()))
+        if missing:
+            raise ValueError(f"archs at resolutions {missing} are outside this search's {self.res.tolist()}")
+        cols = [_index(self.ks_c, b.ks) if self.space.n_ks else b.ks,
+                _index(self.e_c, b.e), _index(self.d_c, b.d), np.searchsorted(self.res, b.r)[:, None],
+                _index(self.w_c, b.w) if self.space.n_w else b.w]
+        return np.concatenate([np.asarray(c, dtype=np.int64).reshape(len(b), -1) for c in cols], axis=1).astype(np.int8)
+
+    # ---- fast evaluators ---------------------------------------------------------------------
+    def evaluator(self, model: Any) -> Callable[[np.ndarray], np.ndarray]:
+        """g → values of `model`, through a fast path when the model allows one."""
+        if callable(getattr(model, "tables", None)) and getattr(model, "space", None) is not None \
+                and model.space.n_blocks == self.space.n_blocks and tuple(model.space.e_choices) == tuple(self.e_c) \
+                and tuple(model.space.ks_choices) == tuple(self.ks_c):
+            return self._additive(model)
+        enc = getattr(model, "encoder", None)
+        if enc is not None and callable(getattr(model, "forward_features", None)) and enc.fits(self.space):
+            return self._mlp(model, enc)
+        return lambda g: np.asarray(model.predict(self.to_batch(g)), dtype=np.float64).reshape(len(g))
+
+    def _additive(self, model) -> Callable[[np.ndarray], np.ndarray]:
+        fixed, blocks = zip(*(model.tables(int(r)) for r in self.res))
+        fixed, blocks = np.asarray(fixed, dtype=np.float64), np.stack(blocks)   # [R], [R, B, K, E]
+        b_idx = np.arange(self.space.n_blocks)[None, :]
+        has_ks = bool(self.space.n_ks)
+
+        def values(g: np.ndarray) -> np.ndarray:
+            r = g[:, self.r][:, 0].astype(np.int64)
+            k = g[:, self.ks].astype(np.int64) if has_ks else 0
+            per = blocks[r[:, None], b_idx, k, g[:, self.e].astype(np.int64)]
+            return fixed[r] + np.where(self.active(g), per, 0.0).sum(axis=1)
+        return values
+
+    def _mlp(self, model, enc) -> Callable[[np.ndarray], np.ndarray]:
+        nb = self.space.n_blocks
+        n_k, n_e = len(enc.ks_choices), len(enc.e_choices)
+        k_pos = np.array([list(enc.ks_choices).index(k) for k in self.ks_c]) if self.space.n_ks else None
+        e_pos = np.array([list(enc.e_choices).index(e) for e in self.e_c])
+        enc.check_resolutions(self.res.tolist())
+        r_col = nb * (n_k + n_e) + (self.res - enc.r_base) // enc.r_step
+        base_k, base_e = np.arange(nb) * n_k, nb * n_k + np.arange(nb) * n_e
+        w_pos = np.array([list(enc.w_choices).index(w) for w in self.w_c]) if self.space.n_w else None
+        w_base = nb * (n_k + n_e) + enc.n_r + np.arange(self.space.n_w) * len(enc.w_choices)
+
+        def values(g: np.ndarray) -> np.ndarray:
+            n = len(g)
+            x = np.zeros((n, enc.n_features), dtype=np.float32)
+            rows, blk = np.nonzero(self.active(g))
+            gi = g.astype(np.int64)
+            if k_pos is not None:
+                x[rows, base_k[blk] + k_pos[gi[rows, self.ks.start + blk]]] = 1.0
+            x[rows, base_e[blk] + e_pos[gi[rows, self.e.start + blk]]] = 1.0
+            x[np.arange(n), r_col[gi[:, self.r.start]]] = 1.0
+            if w_pos is not None:
+                x[np.arange(n)[:, None], w_base[None, :] + w_pos[gi[:, self.w]]] = 1.0
+            return model.forward_features(x)
+        return values
+
+
+def _index(choices: np.ndarray, values: np.ndarray) -> np.ndarray:
+    order = np.argsort(choices)
+    return order[np.searchsorted(choices[order], values)]
