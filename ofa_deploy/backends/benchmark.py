@@ -89,8 +89,12 @@ def default_backends() -> list[str]:
 
 def benchmark(model: torch.nn.Module, backends: Sequence[str] | None = None, precisions: Sequence[str] = ("fp32",),
               settings: MeasureSettings | None = None, out_dir: str | Path = "benchmark_out",
-              example_input: torch.Tensor | None = None, calibration=None, progress: bool = True) -> BenchmarkResult:
-    """Export `model` to each backend × precision, validate and measure it; never stops at a failure."""
+              example_input: torch.Tensor | None = None, calibration=None, progress: bool = True,
+              predicted: dict[str, float] | None = None) -> BenchmarkResult:
+    """Export `model` to each backend × precision, validate and measure it; never stops at a failure.
+
+    predicted: backend name → predicted ms, shown beside the measurement (default: the model card's
+    prediction, for the backend it was made for)."""
     settings = settings or MeasureSettings()
     names = list(backends) if backends else default_backends()
     card = getattr(model, "card", None) or {}
@@ -113,7 +117,9 @@ def benchmark(model: torch.nn.Module, backends: Sequence[str] | None = None, pre
             except Exception as exc:  # recorded, never fatal: the table is the point
                 row.status = f"❌ {type(exc).__name__}: {str(exc).splitlines()[0][:120]}"
             pred = card.get("predicted_latency") or {}
-            if pred.get("backend") == name:
+            if predicted and name in predicted:
+                row.predicted_ms = predicted[name]
+            elif pred.get("backend") == name:
                 row.predicted_ms = pred.get("ms")
             rows.append(row)
     result = BenchmarkResult(rows)

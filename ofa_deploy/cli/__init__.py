@@ -37,6 +37,14 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return EXIT_BAD_INPUT
     try:
+        if getattr(args, "json", False):
+            import contextlib
+
+            from . import common
+
+            common.json_stream = sys.stdout
+            with contextlib.redirect_stdout(sys.stderr):
+                return int(args.func(args) or 0)
         return int(args.func(args) or 0)
     except OfaDeployError as exc:
         print(f"error: {exc}", file=sys.stderr)

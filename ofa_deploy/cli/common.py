@@ -11,8 +11,15 @@ def console():
     return Console(width=160)
 
 
+# where --json documents go: main() points stdout at stderr while a --json command runs, so log
+# lines and progress never corrupt the document a script parses
+json_stream = None
+
+
 def print_json(obj: Any) -> None:
-    print(json.dumps(obj, indent=2, default=str))
+    import sys
+
+    print(json.dumps(obj, indent=2, default=str), file=json_stream or sys.stdout)
 
 
 def print_kv(title: str, data: dict[str, Any]) -> None:

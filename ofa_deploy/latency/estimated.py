@@ -132,6 +132,11 @@ class EstimatedPredictor:
         out = self._cost.predict(archs)
         return out + self.intercept
 
+    def tables(self, r: int) -> tuple[float, np.ndarray]:
+        """Additive tables at resolution r (the intercept folded into the fixed ops), for search."""
+        fixed, blocks = self._cost.tables(r)
+        return fixed + self.intercept, blocks
+
 
 @lru_cache(maxsize=None)
 def fit_device(device: str) -> EstimatedModel:

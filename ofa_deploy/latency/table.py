@@ -59,6 +59,23 @@ class LatencyTable:
     def resolutions(self) -> tuple[int, ...]:
         return tuple(sorted(self.entries))
 
+    @property
+    def space(self):
+        return self.spec.space
+
+    def tables(self, r: int) -> tuple[float, np.ndarray]:
+        """The prediction as additive tables (fixed ops, [block, kernel, expand]) at resolution r, with
+        the calibration folded in (a·Σ + c·n_ops + b is still a sum over ops): search gathers from
+        these instead of calling predict, and finds exact minima."""
+        if r not in self.entries:
+            raise OfaDeployError(f"table {self.name!r} has no entries for resolution {r}; it covers "
+                                 f"{list(self.resolutions)}")
+        fixed, blocks = self._sum.tables(r)
+        if self.calibration is None:
+            return fixed, blocks
+        cal, n_fixed = self.calibration, len(self.spec.fixed_ops(r))
+        return cal.a * fixed + cal.c * n_fixed + cal.b, cal.a * blocks + cal.c
+
     # ---- io ------------------------------------------------------------------------------
     @classmethod
     def load(cls, folder: str | Path, supernet: str | None = None, name: str = "") -> "LatencyTable":
