@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 from pathlib import Path
 
 from .common import print_table
@@ -30,6 +31,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--micro-batches", type=int, default=1, help="split each process's batch (gradient accumulation)")
     p.add_argument("--kd-ratio", type=float, default=1.0)
     p.add_argument("--label-smoothing", type=float, default=0.1)
+    p.add_argument("--resolutions", type=int, nargs="+", help="train resolutions sampled per batch (default: the space's)")
     p.add_argument("--max-steps-per-epoch", type=int, help="cap each epoch (smoke runs)")
     p.add_argument("--ckpt-every", type=int, default=50, help="steps between checkpoints (also each epoch)")
     p.add_argument("--val-images", type=int, default=5000)
@@ -69,7 +71,7 @@ def _config(args, record):
                        kd_ratio=args.kd_ratio, label_smoothing=args.label_smoothing, seed=args.seed,
                        max_steps_per_epoch=args.max_steps_per_epoch, ckpt_every=args.ckpt_every,
                        eval_images=args.val_images, calib_images=args.calib_images,
-                       device=args.device)
+                       device=args.device, resolutions=tuple(args.resolutions) if args.resolutions else None)
 
 
 def run_rank(rank: int, world: int, args: argparse.Namespace) -> None:
@@ -93,7 +95,14 @@ def _train(args) -> int:
     from ..training.ddp import init_from_env, spawn
 
     rec = get_supernet_record(args.supernet)
-    schedule_from_args(args, rec.space)   # fail on bad arguments before any process starts
+    try:   # fail on bad arguments before any process starts
+        schedule_from_args(args, rec.space)
+        if args.nproc < 1 or args.batch % (args.nproc * args.micro_batches):
+            raise ValueError(f"--batch {args.batch} must split evenly over --nproc {args.nproc} × "
+                             f"--micro-batches {args.micro_batches}; pick a multiple of their product")
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     if "WORLD_SIZE" in os.environ:        # under torchrun: this process is one rank
         rank, world = init_from_env()
         run_rank(rank, world, args)

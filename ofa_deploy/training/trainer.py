@@ -303,13 +303,15 @@ class _MicroBatchesAsRanks:
     def __init__(self, model: nn.Module, micro_batches: int):
         self.params = [p for p in model.parameters() if p.requires_grad]
         self.buffers = [b for b in model.buffers() if b.dtype.is_floating_point]
+        # integer buffers (BN's num_batches_tracked) restart too: each rank counts a step once
+        self.counters = [b for b in model.buffers() if not b.dtype.is_floating_point]
         self.n = micro_batches
-        self.start = [b.clone() for b in self.buffers] if self.n > 1 else []
+        self.start = [b.clone() for b in self.buffers + self.counters] if self.n > 1 else []
         self.stats = [torch.zeros_like(b) for b in self.buffers] if self.n > 1 else []
         self.grads: list[torch.Tensor | None] = [None] * len(self.params)
 
     def begin(self) -> None:
-        for b, s in zip(self.buffers, self.start):
+        for b, s in zip(self.buffers + self.counters, self.start):
             b.copy_(s)
 
     def end(self) -> None:
