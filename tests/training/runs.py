@@ -13,7 +13,7 @@ import torch
 # (re-organisation) included, 3 steps an epoch of 16 images, 24 px only.
 TINY_RUN = ["--epochs", "1", "1", "1", "0", "1", "0", "--lr", "0.1", "0.05", "0.05", "0.05", "0.05", "0.05",
             "--batch", "16", "--max-steps-per-epoch", "3", "--resolutions", "24", "--val-images", "100",
-            "--calib-images", "64", "--threads", "1", "--ckpt-every", "1", "--quiet"]
+            "--calib-images", "64", "--threads", "1", "--ckpt-every", "1"]
 
 
 def train_command(out: Path, *extra: str) -> list[str]:
