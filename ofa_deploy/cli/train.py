@@ -92,6 +92,7 @@ def run_rank(rank: int, world: int, args: argparse.Namespace) -> None:
 
 def _train(args) -> int:
     from ..registry import get_supernet_record
+    from ..training.data import FASHION_MNIST_NAMES
     from ..training.ddp import init_from_env, spawn
 
     rec = get_supernet_record(args.supernet)
@@ -100,12 +101,19 @@ def _train(args) -> int:
         if args.nproc < 1 or args.batch % (args.nproc * args.micro_batches):
             raise ValueError(f"--batch {args.batch} must split evenly over --nproc {args.nproc} × "
                              f"--micro-batches {args.micro_batches}; pick a multiple of their product")
+        if args.data.lower() not in FASHION_MNIST_NAMES and not Path(args.data).is_dir():
+            raise ValueError(f"--data {args.data!r} is neither 'fashion-mnist' nor a folder; pass a folder of "
+                             f"class sub-folders of JPEG/PNG images (optionally under train/ and val/)")
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if "WORLD_SIZE" in os.environ:        # under torchrun: this process is one rank
         rank, world = init_from_env()
         run_rank(rank, world, args)
+        if world > 1:
+            import torch.distributed as dist
+
+            dist.destroy_process_group()
         if rank:
             return 0
     elif args.nproc > 1:

@@ -18,6 +18,7 @@ import torch.nn.functional as F
 FASHION_MNIST_DIR = Path(os.environ.get("OFA_DEPLOY_FMNIST", "/usr/share/datasets/fashion-mnist"))
 FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
                          "Sneaker", "Bag", "Ankle boot")
+FASHION_MNIST_NAMES = ("fashion-mnist", "fashion_mnist", "fmnist")   # accepted as a data source
 FASHION_MNIST_MEAN, FASHION_MNIST_STD = 0.2860, 0.3530
 _IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
@@ -173,7 +174,7 @@ def load_training_data(source: str, size: int, channels: int = 1, n_val: int = 5
                        seed: int = 0) -> tuple[ImageSet, ImageSet]:
     """(train, val) for `source`: 'fashion-mnist' (a seeded split of its training set), or an
     image folder holding `train/` and `val/` class folders, or class folders alone (split here)."""
-    if source.lower() in ("fashion-mnist", "fashion_mnist", "fmnist"):
+    if source.lower() in FASHION_MNIST_NAMES:
         return split_train_val(load_fashion_mnist("train"), n_val=n_val, seed=seed)
     root = Path(source)
     if not root.is_dir():
