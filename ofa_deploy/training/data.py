@@ -54,6 +54,7 @@ class ImageSet:
         return len(self.labels)
 
     def subset(self, idx: np.ndarray | torch.Tensor) -> "ImageSet":
+        """The images at `idx`, in that order."""
         idx = torch.as_tensor(idx, dtype=torch.long)
         return ImageSet(self.images[idx], self.labels[idx], self.classes)
 

@@ -34,6 +34,8 @@ from .phases import Phase, Schedule
 
 @dataclass
 class TrainConfig:
+    """Everything about a run except its schedule and data (saved in every checkpoint)."""
+
     supernet: str = "ofa_tiny_d123_e346_k357"
     global_batch: int = 256
     micro_batches: int = 1            # split each rank's batch; 2 here ≡ 2 processes of 1
@@ -50,6 +52,7 @@ class TrainConfig:
     device: str = "auto"              # auto: this rank's GPU when CUDA is present, else CPU
 
     def to_dict(self) -> dict[str, Any]:
+        """A plain dict (for checkpoints and provenance)."""
         return asdict(self)
 
 
@@ -69,6 +72,8 @@ def lr_at(phase: Phase, epoch: int, step: int, steps: int) -> float:
 
 @dataclass
 class Position:
+    """Where a run is: phase, epoch and step (the whole scheduler and RNG state), plus its history."""
+
     phase: int = 0
     epoch: int = 0
     step: int = 0
@@ -98,9 +103,11 @@ class Trainer:
     # ---- checkpoints ---------------------------------------------------------------------
     @property
     def ckpt_path(self) -> Path:
+        """The run's resumable checkpoint."""
         return self.out / "checkpoint.pt"
 
     def save(self) -> None:
+        """Write the checkpoint atomically (rank 0 only: every rank holds the same state)."""
         if self.rank != 0:
             return
         state = {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict() if self.optimizer else None,
@@ -111,6 +118,7 @@ class Trainer:
             torch.save(state, tmp)
 
     def load(self) -> bool:
+        """Restore the checkpoint if the folder holds one; whether it did."""
         if not self.ckpt_path.exists():
             return False
         state = torch.load(self.ckpt_path, map_location=self.device, weights_only=True)
@@ -166,6 +174,7 @@ class Trainer:
 
     # ---- the loop ------------------------------------------------------------------------
     def steps(self) -> int:
+        """Optimiser steps per epoch (full global batches, capped by max_steps_per_epoch)."""
         n = steps_per_epoch(len(self.train_set), self.cfg.global_batch)
         return min(n, self.cfg.max_steps_per_epoch) if self.cfg.max_steps_per_epoch else n
 
@@ -311,10 +320,12 @@ class _MicroBatchesAsRanks:
         self.grads: list[torch.Tensor | None] = [None] * len(self.params)
 
     def begin(self) -> None:
+        """Before a micro-batch: back to the step's starting BN statistics and counters."""
         for b, s in zip(self.buffers + self.counters, self.start):
             b.copy_(s)
 
     def end(self) -> None:
+        """After a micro-batch: bank its statistics and gradients apart from the others'."""
         if self.n == 1:
             return
         for b, acc in zip(self.buffers, self.stats):

@@ -6,8 +6,9 @@ dropout seeded by the micro-batch's global index, its gradient kept apart and su
 order), and a 2-way all-reduce of a + b is the same float sum as the single process's a + b."""
 from __future__ import annotations
 
-import shutil
 import subprocess
+import sys
+from pathlib import Path
 
 import torch
 
@@ -31,9 +32,8 @@ def test_two_processes_equal_one_process_with_two_micro_batches(reference_run, t
 
 
 def test_torchrun_launch_matches_too(reference_run, tmp_path):
-    torchrun = shutil.which("torchrun") or str(__import__("pathlib").Path(__import__("sys").executable).with_name("torchrun"))
-    cmd = train_command(tmp_path)
-    cmd = [torchrun, "--standalone", "--nproc_per_node=2", "-m", *cmd[2:]]
+    torchrun = Path(sys.executable).with_name("torchrun")   # installed with torch, beside python
+    cmd = [str(torchrun), "--standalone", "--nproc_per_node=2", "-m", *train_command(tmp_path)[2:]]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=240, env=child_env())
     assert proc.returncode == 0, proc.stderr[-3000:]
     _assert_same_weights(final_weights(tmp_path), final_weights(reference_run), "torchrun vs --micro-batches 2")
