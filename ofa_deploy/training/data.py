@@ -18,6 +18,7 @@ import torch.nn.functional as F
 FASHION_MNIST_DIR = Path(os.environ.get("OFA_DEPLOY_FMNIST", "/usr/share/datasets/fashion-mnist"))
 FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
                          "Sneaker", "Bag", "Ankle boot")
+FASHION_MNIST_NAMES = ("fashion-mnist", "fashion_mnist", "fmnist")   # accepted as a data source
 FASHION_MNIST_MEAN, FASHION_MNIST_STD = 0.2860, 0.3530
 _IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
@@ -53,6 +54,7 @@ class ImageSet:
         return len(self.labels)
 
     def subset(self, idx: np.ndarray | torch.Tensor) -> "ImageSet":
+        """The images at `idx`, in that order."""
         idx = torch.as_tensor(idx, dtype=torch.long)
         return ImageSet(self.images[idx], self.labels[idx], self.classes)
 
@@ -165,4 +167,23 @@ def training_batch(data: ImageSet, augment: Augment, global_batch: int, seed: in
 
 
 def steps_per_epoch(n: int, global_batch: int) -> int:
+    """Full global batches in an epoch (the remainder is dropped, as the permutation changes each epoch)."""
     return n // global_batch
+
+
+def load_training_data(source: str, size: int, channels: int = 1, n_val: int = 5000,
+                       seed: int = 0) -> tuple[ImageSet, ImageSet]:
+    """(train, val) for `source`: 'fashion-mnist' (a seeded split of its training set), or an
+    image folder holding `train/` and `val/` class folders, or class folders alone (split here)."""
+    if source.lower() in FASHION_MNIST_NAMES:
+        return split_train_val(load_fashion_mnist("train"), n_val=n_val, seed=seed)
+    root = Path(source)
+    if not root.is_dir():
+        raise FileNotFoundError(f"training data {source!r} is neither 'fashion-mnist' nor a folder; pass "
+                                f"'fashion-mnist' or a folder of class sub-folders (optionally under train/ and val/)")
+    if (root / "train").is_dir() and (root / "val").is_dir():
+        return load_image_folder(root / "train", size, channels), load_image_folder(root / "val", size, channels)
+    data = load_image_folder(root, size, channels)
+    if n_val >= len(data):
+        raise ValueError(f"{root}: {len(data)} images cannot spare {n_val} for validation; pass a smaller --val-images")
+    return split_train_val(data, n_val=n_val, seed=seed)

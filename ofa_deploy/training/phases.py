@@ -24,16 +24,20 @@ class Phase:
     arch: dict | None = None          # a fixed {ks, e, d} instead of sampling (from-scratch runs)
 
     def to_dict(self) -> dict[str, Any]:
+        """A plain dict (compared on resume: a checkpoint only continues its own schedule)."""
         return asdict(self)
 
 
 @dataclass(frozen=True)
 class Schedule:
+    """The phases of a run, in order."""
+
     phases: tuple[Phase, ...]
     extra: dict = field(default_factory=dict)
 
     @property
     def total_epochs(self) -> int:
+        """Epochs summed over the phases."""
         return sum(p.epochs for p in self.phases)
 
 

@@ -1,10 +1,13 @@
 """Progressive shrinking with knowledge distillation, resumable, on 1..N processes.
 
-A run lives in one folder: `checkpoint.pt` (model, optimizer, teacher, position; written
-atomically every few steps), `history.json` (per-epoch metrics), `phase-<name>.pth` snapshots
-and `final.pth` (an official-format {'state_dict': …} checkpoint). Starting a run in a folder that
-holds a checkpoint resumes it exactly: batches, augmentation and subnet samples are functions of
-(seed, phase, epoch, step), so nothing depends on state the checkpoint does not hold."""
+A run lives in one folder: `checkpoint.pt` (model, optimizer, teacher, position, RNG state;
+written atomically every few steps), `history.json` (per-epoch metrics), `phase-<name>.pth`
+snapshots and `final.pth` (an official-format {'state_dict': …} checkpoint). Starting a run in a
+folder that holds a checkpoint resumes it exactly: batches, augmentation, subnet samples and
+dropout masks are functions of (seed, phase, epoch, step, subnet, global micro-batch), and the
+learning rate of (phase, epoch, step), so the position *is* the scheduler and RNG state. The same
+derivation makes N processes with one micro-batch each compute what one process computes with N
+micro-batches."""
 from __future__ import annotations
 
 import copy
@@ -20,16 +23,19 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..arch import ArchConfig
 from ..fileio import atomic_path, atomic_write_json
 from ..registry import get_supernet_record
 from .data import Augment, ImageSet, steps_per_epoch, training_batch
-from .ddp import all_reduce_grads, average_buffers
+from .ddp import all_reduce_grads, all_reduce_mean, device_for, local_rank
 from .evaluate import evaluate_arch
 from .phases import Phase, Schedule
 
 
 @dataclass
 class TrainConfig:
+    """Everything about a run except its schedule and data (saved in every checkpoint)."""
+
     supernet: str = "ofa_tiny_d123_e346_k357"
     global_batch: int = 256
     micro_batches: int = 1            # split each rank's batch; 2 here ≡ 2 processes of 1
@@ -40,10 +46,13 @@ class TrainConfig:
     seed: int = 0
     max_steps_per_epoch: int | None = None
     ckpt_every: int = 50
-    eval_images: int = 5000
+    eval_images: int = 5000           # validation images per end-of-epoch evaluation
+    calib_images: int = 2000          # training images that re-estimate BN before it
     resolutions: tuple[int, ...] | None = None
+    device: str = "auto"              # auto: this rank's GPU when CUDA is present, else CPU
 
     def to_dict(self) -> dict[str, Any]:
+        """A plain dict (for checkpoints and provenance)."""
         return asdict(self)
 
 
@@ -63,6 +72,8 @@ def lr_at(phase: Phase, epoch: int, step: int, steps: int) -> float:
 
 @dataclass
 class Position:
+    """Where a run is: phase, epoch and step (the whole scheduler and RNG state), plus its history."""
+
     phase: int = 0
     epoch: int = 0
     step: int = 0
@@ -81,7 +92,8 @@ class Trainer:
         rec = get_supernet_record(cfg.supernet)
         self.record = rec
         torch.manual_seed(cfg.seed)
-        self.model = rec.build().train()
+        self.device = device_for(local_rank()) if cfg.device == "auto" else torch.device(cfg.device)
+        self.model = rec.build().to(self.device).train()
         self.teacher: nn.Module | None = None
         self.optimizer: torch.optim.Optimizer | None = None
         self.pos = Position()
@@ -91,22 +103,25 @@ class Trainer:
     # ---- checkpoints ---------------------------------------------------------------------
     @property
     def ckpt_path(self) -> Path:
+        """The run's resumable checkpoint."""
         return self.out / "checkpoint.pt"
 
     def save(self) -> None:
+        """Write the checkpoint atomically (rank 0 only: every rank holds the same state)."""
         if self.rank != 0:
             return
         state = {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict() if self.optimizer else None,
                  "teacher": self.teacher.state_dict() if self.teacher is not None else None,
-                 "position": asdict(self.pos), "config": self.cfg.to_dict(),
+                 "position": asdict(self.pos), "config": self.cfg.to_dict(), "rng": torch.get_rng_state(),
                  "schedule": [p.to_dict() for p in self.schedule.phases]}
         with atomic_path(self.ckpt_path) as tmp:
             torch.save(state, tmp)
 
     def load(self) -> bool:
+        """Restore the checkpoint if the folder holds one; whether it did."""
         if not self.ckpt_path.exists():
             return False
-        state = torch.load(self.ckpt_path, map_location="cpu", weights_only=True)
+        state = torch.load(self.ckpt_path, map_location=self.device, weights_only=True)
         if state["schedule"] != [p.to_dict() for p in self.schedule.phases]:
             raise ValueError(f"{self.ckpt_path} was written by a different schedule; resume with the same "
                              f"settings or start in an empty folder")
@@ -118,6 +133,8 @@ class Trainer:
         self.optimizer = self._new_optimizer(self.schedule.phases[min(self.pos.phase, len(self.schedule.phases) - 1)])
         if state["optimizer"] is not None:
             self.optimizer.load_state_dict(state["optimizer"])
+        if "rng" in state:
+            torch.set_rng_state(state["rng"].cpu())
         return True
 
     # ---- set-up --------------------------------------------------------------------------
@@ -157,13 +174,17 @@ class Trainer:
 
     # ---- the loop ------------------------------------------------------------------------
     def steps(self) -> int:
+        """Optimiser steps per epoch (full global batches, capped by max_steps_per_epoch)."""
         n = steps_per_epoch(len(self.train_set), self.cfg.global_batch)
         return min(n, self.cfg.max_steps_per_epoch) if self.cfg.max_steps_per_epoch else n
 
-    def train_step(self, phase: Phase, pi: int, epoch: int, step: int) -> float:
+    def train_step(self, phase: Phase, pi: int, epoch: int, step: int) -> tuple[float, float]:
+        """One optimiser step: every sampled subnet on every micro-batch, gradients accumulated
+        (and averaged over ranks). Returns (loss, top-1 on the training batch)."""
         cfg, steps = self.cfg, self.steps()
         x, y, _ = training_batch(self.train_set, self.augment, cfg.global_batch, cfg.seed * 1000 + pi, epoch, step,
                                  self.resolutions, self.rank, self.world)
+        x, y = x.to(self.device), y.to(self.device)
         for g in self.optimizer.param_groups:
             g["lr"] = lr_at(phase, epoch, step, steps)
         self.optimizer.zero_grad(set_to_none=True)
@@ -173,63 +194,91 @@ class Trainer:
             with torch.no_grad():
                 soft = [self.teacher(m) for m in xs]
         global_step = (pi * 10_000 + epoch) * 100_000 + step
-        total = 0.0
+        total, hits = 0.0, 0
         scale = 1.0 / (cfg.micro_batches * phase.subnets_per_step)
-        for s in range(phase.subnets_per_step):
-            self._activate(phase, global_step, s)
-            for i, (xm, ym) in enumerate(zip(xs, ys)):
+        micro = _MicroBatchesAsRanks(self.model, cfg.micro_batches)
+        for i, (xm, ym) in enumerate(zip(xs, ys)):
+            micro.begin()
+            for s in range(phase.subnets_per_step):
+                self._activate(phase, global_step, s)
+                # dropout draws from the global RNG: seed it by the micro-batch's global index so
+                # ranks × micro-batches and resumed runs see the masks an uninterrupted run sees
+                torch.manual_seed(_derive_seed(cfg.seed, global_step, s, self.rank * cfg.micro_batches + i))
                 out = self.model(xm)
                 loss = F.cross_entropy(out, ym, label_smoothing=cfg.label_smoothing)
                 if soft is not None:
                     loss = loss + cfg.kd_ratio * soft_cross_entropy(out, soft[i])
                 (loss * scale).backward()
                 total += loss.item() * scale
-        all_reduce_grads([p for p in self.model.parameters() if p.requires_grad], self.world)
+                hits += (out.argmax(1) == ym).sum().item()
+            micro.end()
+        micro.finish(self.world)
         self.optimizer.step()
-        return total
+        return total, hits / (len(y) * phase.subnets_per_step)
 
     def evaluate(self) -> dict[str, float]:
-        """Top-1 on the validation split of the largest and smallest subnets of the current space."""
+        """Validation top-1 (BN recalibrated): the fixed arch of a from-scratch phase, else the
+        largest and smallest subnets of the space."""
         space, r = self.record.space, 28 if 28 in self.resolutions else self.resolutions[-1]
-        model = copy.deepcopy(self.model)
-        out = {}
-        for name, arch in (("max", space.largest(r)), ("min", space.smallest(r))):
-            out[f"top1_{name}"] = evaluate_arch(model, arch, self.train_set, self.val_set, self.record.mean,
-                                                self.record.std, calib_images=2000, val_limit=self.cfg.eval_images)
-        return out
+        phase = self.schedule.phases[min(self.pos.phase, len(self.schedule.phases) - 1)]
+        if phase.arch is not None:
+            targets = [("arch", ArchConfig.from_dict(phase.arch, r=r))]
+        else:
+            targets = [("max", space.largest(r)), ("min", space.smallest(r))]
+        model, rec, cfg = copy.deepcopy(self.model), self.record, self.cfg
+        return {f"top1_{name}": evaluate_arch(model, arch, self.train_set, self.val_set, rec.mean, rec.std,
+                                              cfg.calib_images, cfg.eval_images, self.device)
+                for name, arch in targets}
+
+    def remaining_subnet_steps(self) -> int:
+        """Subnet forward/backward passes left in the run (the unit of the run's ETA)."""
+        steps, pos = self.steps(), self.pos
+        left = 0
+        for i, ph in enumerate(self.schedule.phases[pos.phase:], start=pos.phase):
+            done = pos.epoch * steps + pos.step if i == pos.phase else 0
+            left += (ph.epochs * steps - done) * ph.subnets_per_step
+        return left
 
     def run(self) -> nn.Module:
+        """Train through the schedule from wherever the folder's checkpoint left off."""
         self.out.mkdir(parents=True, exist_ok=True)
         resumed = self.load()
         if self.progress and resumed:
             print(f"resuming {self.out} at phase {self.pos.phase} epoch {self.pos.epoch} step {self.pos.step}")
-        from tqdm import tqdm
-
-        steps = self.steps()
         while self.pos.phase < len(self.schedule.phases):
-            pi, phase = self.pos.phase, self.schedule.phases[self.pos.phase]
+            phase = self.schedule.phases[self.pos.phase]
             if not self.pos.started:
                 self._start_phase(phase)
             while self.pos.epoch < phase.epochs:
-                t0, losses = time.time(), []
-                bar = tqdm(range(self.pos.step, steps), disable=not self.progress, leave=False,
-                           desc=f"{phase.name} {self.pos.epoch + 1}/{phase.epochs}")
-                for step in bar:
-                    losses.append(self.train_step(phase, pi, self.pos.epoch, step))
-                    self.pos.step = step + 1
-                    bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
-                    if self.pos.step % self.cfg.ckpt_every == 0 and self.pos.step < steps:
-                        self.save()
-                average_buffers(self.model, self.world)
-                metrics = self.evaluate() if self.rank == 0 else {}
-                self.pos.history.append({"phase": phase.name, "epoch": self.pos.epoch + 1, "seconds": time.time() - t0,
-                                         "loss": float(np.mean(losses)) if losses else None, **metrics})
-                if self.progress:
-                    print(json.dumps(self.pos.history[-1]))
-                self.pos.epoch, self.pos.step = self.pos.epoch + 1, 0
-                self.save()
+                self._run_epoch(phase)
             self._finish_phase(phase)
         return self.model
+
+    def _run_epoch(self, phase: Phase) -> None:
+        from tqdm import tqdm
+
+        pi, steps, t0, losses, accs = self.pos.phase, self.steps(), time.time(), [], []
+        bar = tqdm(range(self.pos.step, steps), disable=not self.progress, leave=False, dynamic_ncols=True,
+                   desc=f"[{pi + 1}/{len(self.schedule.phases)}] {phase.name} ep {self.pos.epoch + 1}/{phase.epochs}")
+        for step in bar:
+            loss, acc = self.train_step(phase, pi, self.pos.epoch, step)
+            losses.append(loss)
+            accs.append(acc)
+            self.pos.step = step + 1
+            per_subnet = (time.time() - t0) / (len(losses) * phase.subnets_per_step)
+            bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}", acc=f"{np.mean(accs[-20:]):.3f}",
+                            run_eta=_hms(per_subnet * self.remaining_subnet_steps()))
+            if self.pos.step % self.cfg.ckpt_every == 0 and self.pos.step < steps:
+                self.save()
+        bar.close()
+        metrics = self.evaluate() if self.rank == 0 else {}
+        self.pos.history.append({"phase": phase.name, "epoch": self.pos.epoch + 1, "seconds": time.time() - t0,
+                                 "steps": len(losses), "loss": float(np.mean(losses)) if losses else None,
+                                 "train_top1": float(np.mean(accs)) if accs else None, **metrics})
+        if self.progress:
+            tqdm.write(json.dumps(self.pos.history[-1]))
+        self.pos.epoch, self.pos.step = self.pos.epoch + 1, 0
+        self.save()
 
     def _finish_phase(self, phase: Phase) -> None:
         if self.rank == 0:
@@ -241,3 +290,57 @@ class Trainer:
             with atomic_path(self.out / "final.pth") as tmp:
                 torch.save({"state_dict": self.model.state_dict()}, tmp)
             atomic_write_json(self.out / "history.json", self.pos.history)
+
+
+def _derive_seed(*parts: int) -> int:
+    return int(np.random.default_rng(list(parts)).integers(2 ** 62))
+
+
+def _hms(seconds: float) -> str:
+    m, sec = divmod(int(seconds), 60)
+    return f"{m // 60}:{m % 60:02d}:{sec:02d}"
+
+
+class _MicroBatchesAsRanks:
+    """Runs each micro-batch as if on its own rank, so one process with N micro-batches computes
+    bit for bit what N processes compute: every micro-batch starts from the step's BN running
+    statistics (the results are averaged, here and then over ranks — so distillation later gets
+    the same teacher), and its gradients are summed apart from the others' before the
+    micro-batches are added in order (as a 2-rank all-reduce adds them). Scaling the loss by
+    1/(N·subnets) instead of 1/subnets and then 1/N differs by a power of two: exact in floats."""
+
+    def __init__(self, model: nn.Module, micro_batches: int):
+        self.params = [p for p in model.parameters() if p.requires_grad]
+        self.buffers = [b for b in model.buffers() if b.dtype.is_floating_point]
+        # integer buffers (BN's num_batches_tracked) restart too: each rank counts a step once
+        self.counters = [b for b in model.buffers() if not b.dtype.is_floating_point]
+        self.n = micro_batches
+        self.start = [b.clone() for b in self.buffers + self.counters] if self.n > 1 else []
+        self.stats = [torch.zeros_like(b) for b in self.buffers] if self.n > 1 else []
+        self.grads: list[torch.Tensor | None] = [None] * len(self.params)
+
+    def begin(self) -> None:
+        """Before a micro-batch: back to the step's starting BN statistics and counters."""
+        for b, s in zip(self.buffers + self.counters, self.start):
+            b.copy_(s)
+
+    def end(self) -> None:
+        """After a micro-batch: bank its statistics and gradients apart from the others'."""
+        if self.n == 1:
+            return
+        for b, acc in zip(self.buffers, self.stats):
+            acc += b
+        for i, p in enumerate(self.params):
+            if p.grad is not None:
+                self.grads[i] = p.grad if self.grads[i] is None else self.grads[i] + p.grad
+                p.grad = None
+
+    def finish(self, world: int) -> None:
+        """Install the summed gradients and averaged statistics, then average both over ranks."""
+        if self.n > 1:
+            for b, acc in zip(self.buffers, self.stats):
+                b.copy_(acc / self.n)
+            for p, g in zip(self.params, self.grads):
+                p.grad = g
+        all_reduce_mean(self.buffers, world)
+        all_reduce_grads(self.params, world)

@@ -1,0 +1,136 @@
+"""`ofa-deploy train`: progressive shrinking (or one arch from scratch) on Fashion-MNIST or an
+image folder, on 1..N processes; run it again in the same --out folder to resume after a kill.
+
+    ofa-deploy train --supernet tiny --out runs/ps                      # the full PS schedule
+    ofa-deploy train --out runs/ps --nproc 2                            # 2 local processes (gloo)
+    torchrun --nproc_per_node=2 -m ofa_deploy.cli train --out runs/ps   # the same, under torchrun
+    ofa-deploy train --arch '{"ks": [...], "e": [...], "d": [...]}' --out runs/scratch"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from .common import print_table
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    """Register the `train` verb."""
+    p = sub.add_parser("train", help="train a supernet with progressive shrinking (resumable, DDP)",
+                       description=__doc__.splitlines()[0])
+    p.add_argument("--supernet", default="tiny", help="registry name (default: the embedded tiny space)")
+    p.add_argument("--data", default="fashion-mnist",
+                   help="'fashion-mnist' or a folder of class sub-folders (optionally train/ and val/)")
+    p.add_argument("--out", type=Path, required=True, help="run folder: checkpoint.pt, history.json, final.pth")
+    p.add_argument("--epochs", type=int, nargs="+", help="epochs per PS phase (6 numbers) or for --arch (1)")
+    p.add_argument("--lr", type=float, nargs="+", help="peak learning rate per phase (6 numbers, or 1 for --arch)")
+    p.add_argument("--arch", help="train this one arch from scratch instead (JSON {ks, e, d})")
+    p.add_argument("--batch", type=int, default=256, help="global batch, split over processes")
+    p.add_argument("--micro-batches", type=int, default=1, help="split each process's batch (gradient accumulation)")
+    p.add_argument("--kd-ratio", type=float, default=1.0)
+    p.add_argument("--label-smoothing", type=float, default=0.1)
+    p.add_argument("--resolutions", type=int, nargs="+", help="train resolutions sampled per batch (default: the space's)")
+    p.add_argument("--max-steps-per-epoch", type=int, help="cap each epoch (smoke runs)")
+    p.add_argument("--ckpt-every", type=int, default=50, help="steps between checkpoints (also each epoch)")
+    p.add_argument("--val-images", type=int, default=5000)
+    p.add_argument("--calib-images", type=int, default=2000, help="images that recalibrate BN before each evaluation")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--nproc", type=int, default=1, help="local processes (ignored under torchrun)")
+    p.add_argument("--threads", type=int, default=0, help="torch threads per process (default: cores / nproc)")
+    p.add_argument("--device", default="auto", help="auto (a GPU per rank when present), cpu or cuda")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_train)
+
+
+def schedule_from_args(args, space):
+    """The Schedule the arguments describe (PS by default, one arch from scratch with --arch)."""
+    from ..arch import ArchConfig
+    from ..training import progressive_shrinking, scratch
+
+    if args.arch:
+        arch = ArchConfig.from_dict(json.loads(args.arch), r=space.resolutions[-1]).validate(space)
+        epochs = args.epochs[0] if args.epochs else progressive_shrinking().total_epochs
+        return scratch(arch, epochs, *(args.lr[:1] if args.lr else ()))
+    kw = {}
+    for name in ("epochs", "lr"):
+        val = getattr(args, name)
+        if val is not None:
+            if len(val) != 6:
+                raise ValueError(f"--{name} takes one value per PS phase (full, kernel, depth-1, depth-2, "
+                                 f"expand-1, expand-2), 6 in all; got {len(val)}")
+            kw[name] = tuple(val)
+    return progressive_shrinking(ks=space.ks_choices, e=space.e_choices, d=space.d_choices, **kw)
+
+
+def _config(args, record):
+    from ..training import TrainConfig
+
+    return TrainConfig(supernet=record.name, global_batch=args.batch, micro_batches=args.micro_batches,
+                       kd_ratio=args.kd_ratio, label_smoothing=args.label_smoothing, seed=args.seed,
+                       max_steps_per_epoch=args.max_steps_per_epoch, ckpt_every=args.ckpt_every,
+                       eval_images=args.val_images, calib_images=args.calib_images,
+                       device=args.device, resolutions=tuple(args.resolutions) if args.resolutions else None)
+
+
+def run_rank(rank: int, world: int, args: argparse.Namespace) -> None:
+    """One process of a run: load the data, build the trainer, train (resuming if possible)."""
+    import torch
+
+    from ..registry import get_supernet_record
+    from ..training import Trainer
+    from ..training.data import load_training_data
+
+    torch.set_num_threads(args.threads or max(1, (os.cpu_count() or 1) // world))
+    rec = get_supernet_record(args.supernet)
+    train, val = load_training_data(args.data, max(rec.space.resolutions), getattr(rec.spec, "in_channels", 3),
+                                    n_val=args.val_images, seed=args.seed)
+    Trainer(_config(args, rec), schedule_from_args(args, rec.space), args.out, train, val,
+            rank=rank, world=world, progress=not args.quiet).run()
+
+
+def _train(args) -> int:
+    from ..registry import get_supernet_record
+    from ..training.data import FASHION_MNIST_NAMES
+    from ..training.ddp import init_from_env, spawn
+
+    rec = get_supernet_record(args.supernet)
+    try:   # fail on bad arguments before any process starts
+        schedule_from_args(args, rec.space)
+        if args.nproc < 1 or args.batch % (args.nproc * args.micro_batches):
+            raise ValueError(f"--batch {args.batch} must split evenly over --nproc {args.nproc} × "
+                             f"--micro-batches {args.micro_batches}; pick a multiple of their product")
+        if args.data.lower() not in FASHION_MNIST_NAMES and not Path(args.data).is_dir():
+            raise ValueError(f"--data {args.data!r} is neither 'fashion-mnist' nor a folder; pass a folder of "
+                             f"class sub-folders of JPEG/PNG images (optionally under train/ and val/)")
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if "WORLD_SIZE" in os.environ:        # under torchrun: this process is one rank
+        rank, world = init_from_env()
+        run_rank(rank, world, args)
+        if world > 1:
+            import torch.distributed as dist
+
+            dist.destroy_process_group()
+        if rank:
+            return 0
+    elif args.nproc > 1:
+        spawn(run_rank, args.nproc, args)
+    else:
+        run_rank(0, 1, args)
+    _summary(args.out)
+    return 0
+
+
+def _summary(out: Path) -> None:
+    hist_path = out / "history.json"
+    if not hist_path.exists():
+        return
+    history = json.loads(hist_path.read_text())
+    keys = [k for k in ("top1_max", "top1_min", "top1_arch") if any(k in h for h in history)]
+    rows = [[h["phase"], h["epoch"], f"{h['seconds']:.0f}", f"{h['loss']:.3f}" if h.get("loss") is not None else "–"]
+            + [f"{100 * h[k]:.2f}" if k in h else "–" for k in keys] for h in history]
+    print_table(f"{out}: per-epoch validation top-1 (%)", ["phase", "epoch", "s", "loss"] + keys, rows)
+    print(f"weights: {out / 'final.pth'}")
