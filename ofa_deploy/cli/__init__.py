@@ -20,13 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"%(prog)s {__import__('ofa_deploy').__version__}")
     sub = p.add_subparsers(dest="verb", metavar="VERB")
     for name in VERB_MODULES:
-        try:
-            mod = importlib.import_module(f"{__name__}.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"{__name__}.{name}":
-                raise
-            continue  # verb not built yet
-        mod.add_parser(sub)
+        importlib.import_module(f"{__name__}.{name}").add_parser(sub)
     return p
 
 

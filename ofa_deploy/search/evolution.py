@@ -85,7 +85,17 @@ class ScoreCache:
         return self.values[ids_arr], ids_arr
 
 
-def evolve(space: SearchSpace, predictor: Any, constraints: Sequence[Constraint], limits: np.ndarray,
+def evolve(space: SearchSpace, *args, **kwargs) -> Evolution:
+    """Maximise predictor.predict(arch) subject to value_c(arch) ≤ limits[k, c], independently per row k
+    (see _evolve). BLAS runs on one thread: the batches are small (a few hundred rows), where
+    threads cost more in hand-offs than they save, and far more on a busy machine (8× here)."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1, user_api="blas"):
+        return _evolve(space, *args, **kwargs)
+
+
+def _evolve(space: SearchSpace, predictor: Any, constraints: Sequence[Constraint], limits: np.ndarray,
            resolutions: Sequence[int], config: EvolutionConfig = EvolutionConfig(),
            rng: np.random.Generator | int | None = 0, progress: bool = True, desc: str = "search") -> Evolution:
     """Maximise predictor.predict(arch) subject to value_c(arch) ≤ limits[k, c], independently per row k."""
