@@ -91,9 +91,9 @@ class SpecializedNetRecord:
     top1: float
     finetune_epochs: int
     image_size: int
-    arch: dict[str, Any]
-    net_config_asset: Asset | None = None
+    net_config: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
     weights: Asset | None = None
+    aliases: tuple[str, ...] = ()
 
 
 R = TypeVar("R")
@@ -215,7 +215,23 @@ def _register_devices() -> None:
 
 
 def _register_specialized() -> None:
-    """The official specialized nets and their published figures."""
+    """The 50 official specialized nets with their published figures (package data made by
+    tools/import_specialized_nets.py from the official net.config/run.config files)."""
+    import json
+    from importlib import resources
+
+    stems = {16: "ofa_mbv3_d234_e346_k357_w1.0", 24: "ofa_mbv3_d234_e346_k357_w1.2"}
+    nets = json.loads(resources.files("ofa_deploy").joinpath("data/specialized_nets.json").read_text())["nets"]
+    for n in nets:
+        cfg = n["net_config"]
+        supernet = (stems.get(cfg["first_conv"]["out_channels"], "?") if cfg["name"] == "MobileNetV3"
+                    else "ofa_proxyless_d234_e346_k357_w1.3")
+        weights = Asset(name=n["net_id"], path=f"ofa/ofa_specialized/{n['dir']}/init",
+                        hf_filename=f"ofa_specialized/{n['dir']}/init")
+        SPECIALIZED.register(SpecializedNetRecord(
+            n["net_id"], n["device"], supernet, n["latency_ms"], n["flops_m"], n["top1"], n["finetune_epochs"],
+            n["image_size"], cfg, weights, aliases=(n["dir"],)))
+        ASSETS.register(weights)
 
 
 _register_supernets()

@@ -47,6 +47,11 @@ class BenchmarkResult:
     def to_dicts(self) -> list[dict[str, Any]]:
         return [asdict(r) for r in self.rows]
 
+    @property
+    def ok(self) -> bool:
+        """Every row measured (no ❌)."""
+        return all(r.ok for r in self.rows)
+
     def save(self, out_dir: str | Path, stem: str = "benchmark") -> tuple[Path, Path]:
         out_dir = Path(out_dir)
         atomic_write_json(out_dir / f"{stem}.json", self.to_dicts())

@@ -31,3 +31,26 @@ def load_checkpoint(net: nn.Module, path: str | Path) -> nn.Module:
     state = obj.get("state_dict", obj) if isinstance(obj, dict) else obj
     net.load_state_dict(state, strict=True)
     return net
+
+
+def build_static(net_config: dict) -> nn.Module:
+    """A static net from an official `net.config` dict (its `name` picks the family)."""
+    from ..errors import OfaDeployError
+
+    name = net_config.get("name")
+    if name == "MobileNetV3":
+        from .mbv3 import MobileNetV3
+
+        return MobileNetV3.build_from_config(net_config)
+    builders = {"ProxylessNASNets": "proxyless", "ResNets": "resnet"}
+    if name in builders:
+        import importlib
+
+        try:
+            mod = importlib.import_module(f"{__name__}.{builders[name]}")
+        except ImportError:
+            mod = None
+        if mod is not None and hasattr(mod, "build_from_config"):
+            return mod.build_from_config(net_config)
+    raise OfaDeployError(f"cannot build a {name!r} net.config: this version builds "
+                         f"{['MobileNetV3'] + [k for k in builders]} where their family is installed")
