@@ -61,8 +61,10 @@ def test_several_devices_need_a_serial_and_run_in_parallel(adb_client, start_dev
         results[dev.serial] = get_backend("tflite").measure(model, settings(adb_client, dev.serial)).device
 
     threads = [threading.Thread(target=run, args=(d,)) for d in (a, b, a)]
-    [t.start() for t in threads]
-    [t.join() for t in threads]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
     assert results == {a.serial: f"Phone_A ({a.serial})", b.serial: f"Phone_B ({b.serial})"}
 
 

@@ -26,11 +26,15 @@ import os
 import sys
 from pathlib import Path
 
-from .protocol import (AUTH, AUTH_TOKEN, CLSE, CNXN, MAX_PAYLOAD, OKAY, OPEN, VERSION, WRTE, Stream, pack,
-                       read_message)
-from .sandbox import Sandbox
-from .shell import Disconnect, run_command
-from .sync import serve_sync
+if not __package__:   # run as a script (python tools/adb_test_device/server.py): import as the package (PEP 366)
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+    __package__ = "tools.adb_test_device"
+
+from .protocol import (AUTH, AUTH_RSAPUBLICKEY, AUTH_TOKEN, CLSE, CNXN, MAX_PAYLOAD, OKAY, OPEN, VERSION,  # noqa: E402
+                       WRTE, Stream, pack, read_message)
+from .sandbox import Sandbox  # noqa: E402
+from .shell import Disconnect, run_command  # noqa: E402
+from .sync import serve_sync  # noqa: E402
 
 MODES = ("normal", "unauthorized", "offline", "no-benchmark", "disconnect", "hot")
 log = logging.getLogger("adb_test_device")
@@ -72,7 +76,7 @@ class Connection:
             elif mode != "offline":
                 self.send(pack(CNXN, VERSION, MAX_PAYLOAD, self.device.banner()))
         elif cmd == AUTH:   # never accept a signature or a public key
-            if mode == "unauthorized" and arg0 != 3:
+            if mode == "unauthorized" and arg0 != AUTH_RSAPUBLICKEY:
                 self.send(pack(AUTH, AUTH_TOKEN, 0, os.urandom(20)))
         elif cmd == OPEN:
             self._open(arg0, payload.rstrip(b"\0").decode(errors="replace"))
@@ -166,8 +170,5 @@ def main(argv: list[str] | None = None) -> None:
     asyncio.run(serve(a.port, Device(a.root, a.mode, a.model, a.name, a.hot_reads)))
 
 
-if __name__ == "__main__":   # `python tools/adb_test_device/server.py …`
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-    from tools.adb_test_device.server import main as _main
-
-    _main()
+if __name__ == "__main__":
+    main()

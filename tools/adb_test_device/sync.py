@@ -3,7 +3,6 @@ SEND path,mode → DATA… → DONE mtime; STAT; LIST; RECV; QUIT."""
 from __future__ import annotations
 
 import os
-import stat
 import struct
 
 from .protocol import Stream
