@@ -22,6 +22,10 @@ class DeviceError(OfaDeployError):
     """An adb device that is missing, ambiguous, unauthorized, offline, lacks a tool, or vanished."""
 
 
+class _NotFound(DeviceError):
+    """No device (or not the named one) yet: worth retrying for a moment."""
+
+
 @dataclass(frozen=True)
 class DeviceInfo:
     """One line of `adb devices -l`."""
@@ -93,10 +97,17 @@ class AdbClient:
                                   f"address and that adbd listens there (adb tcpip 5555 on the phone), then retry")
         deadline = time.monotonic() + wait
         while True:
-            info = self._select(serial)
-            if info.state == "device" or time.monotonic() >= deadline:
+            # a fresh private server needs a moment to enumerate USB devices, and a just-connected
+            # device passes through 'offline' / 'authorizing': retry until `wait` runs out
+            try:
+                info = self._select(serial)
+            except _NotFound:
+                if time.monotonic() >= deadline:
+                    raise
+                info = None
+            if info is not None and (info.state == "device" or time.monotonic() >= deadline):
                 return _ready(info)
-            time.sleep(0.2)   # a just-connected device passes through 'offline' / 'authorizing'
+            time.sleep(0.2)
 
     def _select(self, serial: str | None) -> DeviceInfo:
         devices = self.devices()
@@ -105,10 +116,10 @@ class AdbClient:
                 if d.serial == serial:
                     return d
             seen = ", ".join(d.describe() for d in devices) or "none"
-            raise DeviceError(f"adb device {serial!r} is not attached (attached: {seen}); check the serial with "
+            raise _NotFound(f"adb device {serial!r} is not attached (attached: {seen}); check the serial with "
                               f"`adb devices -l` and the cable, then retry")
         if not devices:
-            raise DeviceError("no adb device is attached; plug in a phone with USB debugging enabled (or "
+            raise _NotFound("no adb device is attached; plug in a phone with USB debugging enabled (or "
                               "`adb connect HOST:PORT`) and retry")
         if len(devices) > 1:
             raise DeviceError(f"{len(devices)} adb devices are attached ({', '.join(d.describe() for d in devices)});"

@@ -70,9 +70,9 @@ def test_several_devices_need_a_serial_and_run_in_parallel(adb_client, start_dev
 
 def test_no_device_and_unknown_serial(adb_client):
     with pytest.raises(DeviceError, match="no adb device is attached; plug in a phone"):
-        adb_client.connect()
+        adb_client.connect(wait=0.5)
     with pytest.raises(DeviceError, match="adb device 'R58M123' is not attached"):
-        adb_client.connect("R58M123")
+        adb_client.connect("R58M123", wait=0.5)
 
 
 def test_unauthorized_device(adb_client, start_device):
