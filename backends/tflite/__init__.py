@@ -1,1 +1,94 @@
-"""(being built)"""
+"""TFLite backend: .tflite export through litert-torch (fp32) and ai-edge-quantizer (fp16
+weights, full-integer int8), run and measure on this host with ai-edge-litert (XNNPACK), or on
+an Android device over adb with benchmark_model (`MeasureSettings.options['serial']`)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ofa_deploy.backends.base import Artifact, LatencyStats, MeasureSettings
+from ofa_deploy.backends.plugin import BackendBase, calibration_arrays
+from ofa_deploy.backends.timing import time_callable
+
+
+class TFLiteBackend(BackendBase):
+    """The `tflite` plugin: see the module docstring."""
+
+    name = "tflite"
+    formats = ("tflite",)
+    precisions = ("fp32", "fp16", "int8")
+    extra = "tflite"
+    modules = ("ai_edge_litert", "litert_torch")
+    packages = ("ai-edge-litert", "litert-torch", "ai-edge-quantizer")
+
+    def export(self, model, example_input, out_dir: Path, precision: str = "fp32", format: str | None = None,
+               calibration=None, name: str = "model", **options) -> Artifact:
+        from .exporter import to_tflite
+        from .quantize import to_fp16, to_int8
+
+        self.check_precision(precision)
+        out_dir = Path(out_dir)
+        path = out_dir / f"{name}.tflite"
+        if precision == "fp32":
+            to_tflite(model, example_input, path)
+        else:
+            if precision == "int8":
+                calibration = calibration_arrays(calibration)   # fail on missing data before a slow conversion
+            src = to_tflite(model, example_input, out_dir / f".{name}.fp32-src.tflite")
+            try:
+                to_fp16(src, path) if precision == "fp16" else to_int8(src, path, calibration)
+            finally:
+                src.unlink(missing_ok=True)
+        return Artifact(path, self.name, "tflite", precision, tuple(example_input.shape),
+                        extra={"layout": "NCHW", "quantization": _QUANT[precision]})
+
+    def local_model(self, artifact: Artifact, threads: int = 1):
+        """The cached interpreter for this artifact and thread count."""
+        from .measurer import LocalModel
+
+        return self.cached(artifact, threads, lambda: LocalModel(artifact.path, threads))
+
+    def run(self, artifact: Artifact, inputs: np.ndarray) -> np.ndarray:
+        return self.local_model(artifact)(np.asarray(inputs, dtype=np.float32))
+
+    def measure(self, artifact: Artifact, settings: MeasureSettings) -> LatencyStats:
+        """On this host, or on the adb device named by `settings.options['serial']` (or with
+        `options['adb']=True`, the only attached one)."""
+        if settings.options.get("serial") or settings.options.get("adb"):
+            from .device import measure_on_device
+
+            return measure_on_device(artifact, settings)
+        call = self.local_model(artifact, settings.threads).timed_call()
+        return time_callable(call, settings, "tflite-xnnpack", self.runtime_version())
+
+    def embed_card(self, artifact: Artifact, card: dict[str, Any]) -> bool:
+        from .metadata import write_card
+
+        write_card(Path(artifact.path), card)
+        return True
+
+    def read_card(self, path: str | Path) -> dict[str, Any]:
+        """The model card embedded in a .tflite's metadata."""
+        from .metadata import read_card
+
+        return read_card(path)
+
+    def validate_artifact(self, artifact: Artifact) -> dict[str, Any]:
+        model = self.local_model(artifact)
+        return {"file_exists": True, "input_shape": [int(d) for d in model.input["shape"]],
+                "output_shape": [int(d) for d in model.output["shape"]]}
+
+    def connect(self, serial: str | None = None, **options):
+        """Check that an adb device is reachable and ready; return its DeviceInfo, or raise
+        DeviceError with a message a person can act on."""
+        from .adb import AdbClient
+
+        return AdbClient.shared(options.get("adb_server_port")).connect(serial)
+
+
+_QUANT = {"fp32": "none", "fp16": "fp16 weights (float casting), fp32 activations",
+          "int8": "full-integer: per-channel int8 weights, int8 activations (static, calibrated)"}
+
+backend = TFLiteBackend()
