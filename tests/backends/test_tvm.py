@@ -9,8 +9,10 @@ import tarfile
 import time
 
 import pytest
+import torch
 
 import ofa_deploy
+from ofa_deploy import get_supernet
 from ofa_deploy.backends import get_backend
 from ofa_deploy.backends.base import MeasureSettings
 from ofa_deploy.errors import BackendUnavailableError
@@ -118,3 +120,18 @@ def test_target_from_json_file(tmp_path):
     f.write_text('{"kind": "llvm", "mtriple": "aarch64-linux-gnu", "mattr": ["+neon"]}')
     target, spec = parse_target(f)
     assert spec == AARCH64 and "arm_cpu" in target.keys
+
+
+def test_ofa_mbv3_subnet_at_128px_matches_torch(tmp_path):
+    torch.manual_seed(0)
+    net = get_supernet("ofa_mbv3_d234_e346_k357_w1.0")
+    for m in net.modules():  # non-trivial BN statistics so the logits are not near zero
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.normal_(0, 0.1)
+            m.running_var.uniform_(0.5, 1.5)
+    net.set_arch(net.space.sample(rng=1, resolutions=(128,)))
+    sub = net.get_active_subnet().eval()
+    x = torch.randn(1, 3, 128, 128)
+    assert sub(x).std() > 1e-3
+    art = ofa_deploy.export(sub, "tvm", tmp_path, example_input=x)
+    assert art.card["parity"]["max_abs_diff"] <= 1e-4 and art.card["input_shape"] == [1, 3, 128, 128]
