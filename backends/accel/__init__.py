@@ -39,7 +39,7 @@ class AccelBackend(BackendBase):
 
     @property
     def install(self) -> str:
-        return "pip install ofa-deploy  (the accel model needs only torch)"
+        return "pip install ofa-deploy"   # the model needs only torch
 
     def export(self, model, example_input, out_dir: Path, precision: str = "fp32", format: str | None = None,
                calibration=None, name: str = "model", accel=None, **options) -> Artifact:

@@ -73,7 +73,7 @@ class CoreMLBackend(BackendBase):
         ct = self.import_runtime("coremltools")
         if compute_units not in COMPUTE_UNITS:
             raise ValueError(f"compute_units must be one of {COMPUTE_UNITS}, not {compute_units!r}")
-        return self.cached(artifact, hash(compute_units),
+        return self.cached(artifact, compute_units,   # Core ML has no thread setting; key on compute units
                            lambda: ct.models.MLModel(str(artifact.path), compute_units=ct.ComputeUnit[compute_units]))
 
     def run(self, artifact: Artifact, inputs: np.ndarray) -> np.ndarray:

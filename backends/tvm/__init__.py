@@ -62,11 +62,10 @@ class TVMBackend(BackendBase):
         tvm = self.import_runtime("tvm")
         from tvm import relax
 
-        def load():
-            tvm.get_global_func("runtime.config_threadpool")(1, threads)
-            return relax.VirtualMachine(tvm.runtime.load_module(str(artifact.path)), tvm.cpu())
-
-        return self.cached(artifact, threads, load)
+        # the thread pool is process-wide, so set it on every call, not only when the VM is made
+        tvm.get_global_func("runtime.config_threadpool")(1, threads)
+        return self.cached(artifact, threads,
+                           lambda: relax.VirtualMachine(tvm.runtime.load_module(str(artifact.path)), tvm.cpu()))
 
     def run(self, artifact: Artifact, inputs: np.ndarray) -> np.ndarray:
         import tvm

@@ -1,5 +1,6 @@
 """Core ML backend with the real coremltools: convert and save on Linux, check the saved spec,
 read the embedded model card back; predict needs macOS and says so."""
+import numpy as np
 import pytest
 
 import ofa_deploy
@@ -56,10 +57,4 @@ def test_run_and_measure_need_macos(package):
     with pytest.raises(BackendUnavailableError, match="needs macOS"):
         b.measure(package, MeasureSettings(runs=2, warmup=0))
     with pytest.raises(BackendUnavailableError, match="needs macOS"):
-        b.run(package, spec_input(package))
-
-
-def spec_input(art):
-    import numpy as np
-
-    return np.zeros(art.input_shape, np.float32)
+        b.run(package, np.zeros(package.input_shape, np.float32))
