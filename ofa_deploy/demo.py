@@ -52,6 +52,13 @@ def run_demo(out: str | Path = "demo_out", device: str = "onnxruntime-cpu", frac
     settings = MeasureSettings(threads=1, warmup=10, runs=runs)
     bench = benchmark(model, backends=list(backends), settings=settings, out_dir=out / "exports",
                       predicted=predicted, progress=True)
+    if "coreml" in backends:  # the benchmark made an .mlpackage; phones on older iOS take .mlmodel
+        try:
+            from .backends.export import export
+
+            export(model, "mlmodel", out / "exports" / "coreml")
+        except Exception as exc:  # logged as ❌ by export; the demo goes on
+            say(f"❌ .mlmodel export failed: {type(exc).__name__}: {exc}")
 
     budgets = [round(lo + f * (hi - lo), 3) for f in (0.1, 0.25, 0.4, 0.55, 0.7, 0.85, 1.0)]
     front = search(rec.name, latency_table=table, pareto=budgets, seed=seed, progress=False,
