@@ -226,11 +226,14 @@ class _Run:
         for _ in range(self.config.max_redraws):
             # several i.i.d. tries per slot, first valid one wins: the same child distribution as
             # re-drawing one at a time, in far fewer rounds (a round costs the same at 100 or 400 rows)
-            reps = min(64, max(2, 256 // len(todo)))
+            # (enough tries that one round nearly always fills every slot: rounds cost Python calls)
+            reps = min(64, max(4, 1024 // len(todo)))
             slots = np.repeat(todo, reps)
-            a, b = parents[pa[slots]], parents[pb[slots]]
             mut = is_mut[slots]
-            cand = np.where(mut[:, None], gen.mutate(a, self.g, self.probs), gen.crossover(a, b, self.g))
+            cand = parents[pa[slots]]
+            cand[mut] = gen.mutate(cand[mut], self.g, self.probs)
+            cross = ~mut
+            cand[cross] = gen.crossover(cand[cross], parents[pb[slots[cross]]], self.g)
             v = self.values(cand)
             ok = np.flatnonzero(self.ok(v, group[slots]))
             ok = ok[np.unique(slots[ok], return_index=True)[1]]  # the first valid try of each slot

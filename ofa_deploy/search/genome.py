@@ -35,7 +35,7 @@ class Genome:
 
     # ---- evolution operators ----------------------------------------------------------------
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
-        return (rng.random((n, self.width)) * self.n_choices).astype(np.int8)
+        return (rng.random((n, self.width), dtype=np.float32) * self.n_choices).astype(np.int8)
 
     def mutation_probs(self, prob: float, r_prob: float) -> np.ndarray:
         p = np.full(self.width, prob)
@@ -44,11 +44,11 @@ class Genome:
 
     def mutate(self, g: np.ndarray, rng: np.random.Generator, probs: np.ndarray) -> np.ndarray:
         """Re-draw each gene with its probability (the official per-gene mutation)."""
-        return np.where(rng.random(g.shape) < probs, self.sample(len(g), rng), g)
+        return np.where(rng.random(g.shape, dtype=np.float32) < probs, self.sample(len(g), rng), g)
 
     def crossover(self, a: np.ndarray, b: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """Each gene from a or b with equal chance."""
-        return np.where(rng.random(a.shape) < 0.5, a, b)
+        return np.where(rng.random(a.shape, dtype=np.float32) < 0.5, a, b)
 
     # ---- structure ---------------------------------------------------------------------------
     def active(self, g: np.ndarray) -> np.ndarray:
