@@ -39,7 +39,9 @@ def test_every_format_is_exported_and_the_runnable_ones_measured(demo):
     for name in ("onnxruntime", "openvino", "tflite", "tvm"):
         assert rows[name]["status"].startswith("✅"), rows[name]
         assert rows[name]["median_ms"] > 0 and rows[name]["max_abs_diff"] < 1e-4
-    assert rows["onnxruntime"]["predicted_ms"] is not None
+    assert rows["coreml"]["status"].startswith("➖") and "macOS" in rows["coreml"]["status"]
+    for name in ("onnxruntime", "openvino", "tflite"):   # measured tables ship for these three
+        assert abs(rows[name]["predicted_ms"] - rows[name]["median_ms"]) / rows[name]["median_ms"] < 0.5
     assert any(p.suffix == ".mlmodel" or p.suffix == ".mlpackage" for p in (out / "exports").rglob("*"))
     assert any(p.suffix == ".tflite" for p in (out / "exports").rglob("*"))
     assert str(out) in stdout                            # it names the folder at the end

@@ -11,6 +11,7 @@ from typing import Any, Sequence
 import torch
 
 from ..fileio import atomic_path, atomic_write_json
+from ..errors import BackendUnavailableError
 from . import get_backend, list_backends
 from .base import MeasureSettings
 from .export import export
@@ -37,7 +38,8 @@ class BenchmarkRow:
 
     @property
     def ok(self) -> bool:
-        return self.status.startswith("✅")
+        """Nothing failed (✅ measured, or ➖ exported and checked where the host cannot time it)."""
+        return not self.status.startswith("❌")
 
 
 @dataclass
@@ -109,21 +111,34 @@ def benchmark(model: torch.nn.Module, backends: Sequence[str] | None = None, pre
                 row.format, row.size_mb, row.artifact = art.format, art.size_mb, str(art.path)
                 parity = art.card.get("parity") or {}
                 row.max_abs_diff, row.top1_agreement = parity.get("max_abs_diff"), parity.get("top1_agreement")
-                stats = backend.measure(art, settings)
+                try:
+                    stats = backend.measure(art, settings)
+                except BackendUnavailableError as exc:
+                    if backend.can_run(art):
+                        raise
+                    # e.g. Core ML on Linux: exported and spec-checked, but this host cannot time it
+                    row.status = f"➖ exported + checked; {str(exc).split(';')[0].splitlines()[0][:100]}"
+                    rows.append(_predicted(row, name, card, predicted))
+                    continue
                 row.median_ms, row.p90_ms = stats.median, stats.p90
                 row.fps = 1000.0 / stats.headline if stats.headline else None
                 row.latency = stats.to_dict()
                 row.status = "✅" + (" (estimate)" if stats.settings.get("estimate") else "")
             except Exception as exc:  # recorded, never fatal: the table is the point
                 row.status = f"❌ {type(exc).__name__}: {str(exc).splitlines()[0][:120]}"
-            pred = card.get("predicted_latency") or {}
-            if predicted and name in predicted:
-                row.predicted_ms = predicted[name]
-            elif pred.get("backend") == name:
-                row.predicted_ms = pred.get("ms")
-            rows.append(row)
+            rows.append(_predicted(row, name, card, predicted))
     result = BenchmarkResult(rows)
     result.save(out_dir)
     if progress:
         result.print()
     return result
+
+
+def _predicted(row: BenchmarkRow, name: str, card: dict, predicted: dict[str, float] | None) -> BenchmarkRow:
+    pred = card.get("predicted_latency") or {}
+    if predicted and name in predicted:
+        row.predicted_ms = predicted[name]
+    elif pred.get("backend") == name:
+        row.predicted_ms = pred.get("ms")
+    return row
+
