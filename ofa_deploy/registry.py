@@ -187,6 +187,14 @@ def _register_supernets() -> None:
                     "Fashion-MNIST with progressive shrinking; ships with the package"))
 
 
+    from .supernets import proxyless
+
+    register_supernet(SupernetRecord(
+        proxyless.W13.name, "proxyless", proxyless.W13, "ofa_deploy.supernets.proxyless:OFAProxylessNASNets",
+        weights=_official(proxyless.W13.name), aliases=("ofa_proxyless_w1.3", "proxyless_w1.3", "ofa_proxyless"),
+        description="OFA-ProxylessNAS w1.3, ImageNet (official weights; the GPU/CPU published nets)"))
+
+
 def _register_devices() -> None:
     """Deployment targets: the official project's devices (estimated from their published nets,
     Note10 also from the official table) and our local runtimes (measured tables we ship)."""
