@@ -20,14 +20,26 @@ def _models(supernet: str) -> tuple[AdditiveCost, AdditiveCost]:
     return AdditiveCost(spec, lambda op, r: op.macs), AdditiveCost(spec, lambda op, r: op.params)
 
 
+def _count(supernet: str, archs, which: int):
+    from .registry import get_supernet_record
+
+    spec = get_supernet_record(supernet).spec
+    if not hasattr(spec, "count"):  # block-decomposable: additive per-op tables
+        return _models(supernet)[which].predict(archs)
+    single = isinstance(archs, ArchConfig)  # ResNet: block widths depend on stage genes, counted directly
+    batch = archs if isinstance(archs, ArchBatch) else ArchBatch.from_archs(spec.space, [archs] if single else archs)
+    out = spec.count(batch)[which].astype(float)
+    return float(out[0]) if single else out
+
+
 def count_macs(supernet: str, archs: ArchConfig | Sequence[ArchConfig] | ArchBatch):
     """MACs of conv and linear layers (the official counting rule) for one arch or a batch."""
-    return _models(supernet)[0].predict(archs)
+    return _count(supernet, archs, 0)
 
 
 def count_params(supernet: str, archs: ArchConfig | Sequence[ArchConfig] | ArchBatch):
     """Parameters of the extracted static subnet (BN affine and biases included)."""
-    return _models(supernet)[1].predict(archs)
+    return _count(supernet, archs, 1)
 
 
 def profile_module(model: nn.Module, input_shape: Sequence[int]) -> tuple[int, int]:

@@ -188,6 +188,20 @@ def _register_supernets() -> None:
                     "Fashion-MNIST with progressive shrinking; ships with the package"))
 
 
+    from .supernets import proxyless
+
+    register_supernet(SupernetRecord(
+        proxyless.W13.name, "proxyless", proxyless.W13, "ofa_deploy.supernets.proxyless:OFAProxylessNASNets",
+        weights=_official(proxyless.W13.name), aliases=("ofa_proxyless_w1.3", "proxyless_w1.3", "ofa_proxyless"),
+        description="OFA-ProxylessNAS w1.3, ImageNet (official weights; the GPU/CPU published nets)"))
+    from .supernets import resnet
+
+    register_supernet(SupernetRecord(
+        resnet.R50.name, "resnet", resnet.R50, "ofa_deploy.supernets.resnet:OFAResNets",
+        weights=_official(resnet.R50.name), aliases=("resnet50", "ofa_resnet", "ofa_resnet50_d012_e0.2-0.35_w0.65-1.0"),
+        description="OFA-ResNet50 (ResNet-D: elastic depth, expand ratio and width), ImageNet (official weights)"))
+
+
 def _register_devices() -> None:
     """Deployment targets: the official project's devices (estimated from their published nets,
     Note10 also from the official table) and our local runtimes (measured tables we ship)."""
