@@ -59,7 +59,7 @@ def test_official_checkpoint_with_legacy_keys_loads_strictly(tmp_path, net):
     legacy = {k.replace(".conv.", ".mobile_inverted_conv.", 1) if k.startswith("blocks.") else k: v
               for k, v in net.state_dict().items()}
     torch.save({"state_dict": legacy}, tmp_path / NAME)
-    loaded = get_supernet("ofa_proxyless", weights=tmp_path / NAME)
+    loaded = get_supernet(NAME, weights=tmp_path / NAME)
     assert isinstance(loaded, OFAProxylessNASNets)
     x = torch.randn(1, 3, 128, 128)
     with torch.no_grad():
