@@ -156,9 +156,9 @@ def _search(record, device, latency, macs, params, accuracy_predictor, latency_t
 
 
 def _published_arch(rec: SpecializedNetRecord) -> ArchConfig | None:
-    if rec.supernet not in SUPERNETS or SUPERNETS.get(rec.supernet).family != "mbv3":
+    if rec.supernet not in SUPERNETS or SUPERNETS.get(rec.supernet).family not in ("mbv3", "proxyless"):
         return None
-    from .supernets.mbv3 import arch_from_net_config
+    from .supernets.mbnet import arch_from_net_config
 
     return arch_from_net_config(rec.net_config, rec.image_size, SUPERNETS.get(rec.supernet).spec)
 
