@@ -227,7 +227,7 @@ class _Run:
             # several i.i.d. tries per slot, first valid one wins: the same child distribution as
             # re-drawing one at a time, in far fewer rounds (a round costs the same at 100 or 400 rows)
             # (enough tries that one round nearly always fills every slot: rounds cost Python calls)
-            reps = min(64, max(4, 1024 // len(todo)))
+            reps = min(64, max(4, 400 // len(todo)))
             slots = np.repeat(todo, reps)
             mut = is_mut[slots]
             cand = parents[pa[slots]]
