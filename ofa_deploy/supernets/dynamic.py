@@ -119,6 +119,20 @@ def permute_bn(bn: nn.BatchNorm2d, idx: torch.Tensor) -> None:
         t.data = torch.index_select(t.data, 0, idx)
 
 
+def importance_order(reader_weight: torch.Tensor, widths: list[int], expand_ratio_stage: int = 0) -> torch.Tensor:
+    """Channel order by importance (L1 of the weights that read each channel), most important
+    first; with expand_ratio_stage > 0, channels inside the widths of the smaller ratios in use
+    stay inside their group (widths: the middle widths, largest first)."""
+    importance = reader_weight.abs().sum(dim=(0, 2, 3))
+    if expand_ratio_stage > 0:
+        right, base = len(importance), -len(widths) * 1e5
+        for left in widths[: expand_ratio_stage + 1]:
+            importance[left:right] += base
+            base += 1e5
+            right = left
+    return torch.argsort(importance, descending=True)
+
+
 class DynamicMBConvLayer(nn.Module):
     """The elastic inverted-bottleneck block: elastic kernel size and expand ratio."""
 
@@ -181,16 +195,9 @@ class DynamicMBConvLayer(nn.Module):
         """Sort the middle channels by importance (L1 of the projection weights) so that every
         expand ratio keeps the most important ones. With expand_ratio_stage > 0, channels
         already shared by the smaller ratios in use keep their place in that group."""
-        importance = self.point_linear.conv.conv.weight.abs().sum(dim=(0, 2, 3))
-        if expand_ratio_stage > 0:
-            widths = [make_divisible(round(max(self.in_channel_list) * e), 8)
-                      for e in sorted(self.expand_ratio_list, reverse=True)]
-            right, base = len(importance), -len(widths) * 1e5
-            for left in widths[: expand_ratio_stage + 1]:
-                importance[left:right] += base
-                base += 1e5
-                right = left
-        idx = torch.argsort(importance, descending=True)
+        widths = [make_divisible(round(max(self.in_channel_list) * e), 8)
+                  for e in sorted(self.expand_ratio_list, reverse=True)]
+        idx = importance_order(self.point_linear.conv.conv.weight, widths, expand_ratio_stage)
         pl, dc, ib = self.point_linear, self.depth_conv, self.inverted_bottleneck
         pl.conv.conv.weight.data = torch.index_select(pl.conv.conv.weight.data, 1, idx)
         permute_bn(dc.bn.bn, idx)

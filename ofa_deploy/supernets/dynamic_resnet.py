@@ -13,7 +13,7 @@ from torch import nn
 
 from ..arch import make_divisible
 from ..errors import ArchError
-from .dynamic import DynamicBatchNorm2d, DynamicConv2d, copy_bn, permute_bn
+from .dynamic import DynamicBatchNorm2d, DynamicConv2d, copy_bn, importance_order, permute_bn
 from .layers import ConvLayer, IdentityLayer, LinearLayer, build_activation, same_padding
 
 
@@ -160,14 +160,7 @@ class DynamicResNetBottleneckBlock(nn.Module):
         shared by the smaller ratios in use keep their place in that group."""
         widths = [bottleneck_mid(max(self.out_channel_list), e) for e in sorted(self.expand_ratio_list, reverse=True)]
         for reader, writer in ((self.conv3, self.conv2), (self.conv2, self.conv1)):
-            importance = reader.conv.conv.weight.abs().sum(dim=(0, 2, 3))
-            if expand_ratio_stage > 0:
-                right, base = len(importance), -len(widths) * 1e5
-                for left in widths[: expand_ratio_stage + 1]:
-                    importance[left:right] += base
-                    base += 1e5
-                    right = left
-            idx = torch.argsort(importance, descending=True)
+            idx = importance_order(reader.conv.conv.weight, widths, expand_ratio_stage)
             reader.conv.conv.weight.data = torch.index_select(reader.conv.conv.weight.data, 1, idx)
             permute_bn(writer.bn.bn, idx)
             writer.conv.conv.weight.data = torch.index_select(writer.conv.conv.weight.data, 0, idx)

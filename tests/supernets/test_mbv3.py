@@ -9,6 +9,7 @@ from ofa_deploy import get_supernet
 from ofa_deploy.arch import ArchBatch
 from ofa_deploy.supernets.mbv3 import TINY, W10, W12, OFAMobileNetV3
 from tests.helpers.weights import randomize
+from tests.helpers.supernet_checks import reorganize_keeps_function, worst_static_vs_elastic
 
 
 @pytest.mark.parametrize("spec, fname", [(W10, "ofa_mbv3_w1.0_state_dict_keys.txt"),
@@ -44,17 +45,9 @@ def test_static_subnet_equals_elastic_forward(spec):
                              resolutions=range(space.min_resolution, space.max_resolution + 1,
                                                space.resolution_step)).to_archs()
     archs += [space.largest(), space.smallest()]
-    worst = 0.0
-    for i, arch in enumerate(archs):
-        if spec is not TINY and i % 5:  # big spaces: full count at small sizes keeps this test quick
-            arch = type(arch)(arch.ks, arch.e, arch.d, min(arch.r, 160))
-        net.set_arch(arch)
-        sub = net.get_active_subnet()
-        assert not any("Dynamic" in type(m).__name__ for m in sub.modules())
-        x = torch.randn(2, spec.in_channels, arch.r, arch.r)
-        with torch.no_grad():
-            worst = max(worst, (net(x) - sub(x)).abs().max().item())
-    assert worst <= 1e-5
+    if spec is not TINY:  # big spaces: full count at small sizes keeps this test quick
+        archs = [a if i % 5 == 0 else type(a)(a.ks, a.e, a.d, min(a.r, 160)) for i, a in enumerate(archs)]
+    assert worst_static_vs_elastic(net, archs, spec.in_channels, batch=2) <= 1e-5
 
 
 def test_subnet_is_torch_exportable_and_static():
@@ -98,13 +91,7 @@ def test_active_net_config_round_trips():
 
 def test_reorganize_keeps_max_net_function_and_sorts_channels():
     net = randomize(OFAMobileNetV3(W10), seed=5)
-    x = torch.randn(2, 3, 128, 128)
-    net.set_max_net()
-    with torch.no_grad():
-        before = net(x)
-        net.re_organize_middle_weights()
-        after = net(x)
-    assert (before - after).abs().max().item() <= 1e-5 * before.abs().max().item()
+    reorganize_keeps_function(net, 128)
     w = net.blocks[3].conv.point_linear.conv.conv.weight.abs().sum(dim=(0, 2, 3))
     assert torch.all(w[:-1] >= w[1:])
     net2 = copy.deepcopy(net)

@@ -12,6 +12,7 @@ from ofa_deploy.profile import profile_module
 from ofa_deploy.supernets import build_static
 from ofa_deploy.supernets.resnet import R50, OFAResNets, ResNets
 from tests.helpers.weights import randomize
+from tests.helpers.supernet_checks import reorganize_keeps_function, worst_static_vs_elastic
 
 NAME = "ofa_resnet50"
 
@@ -57,15 +58,7 @@ def test_static_subnet_equals_elastic_forward(net):
     space = R50.space
     archs = ArchBatch.sample(space, 50, rng=9, resolutions=(128, 136, 144, 160)).to_archs()
     archs += [space.largest(128), space.smallest(128)]
-    worst = 0.0
-    for arch in archs:
-        net.set_arch(arch)
-        sub = net.get_active_subnet()
-        assert not any("Dynamic" in type(m).__name__ for m in sub.modules())
-        x = torch.randn(1, 3, arch.r, arch.r)
-        with torch.no_grad():
-            worst = max(worst, (net(x) - sub(x)).abs().max().item())
-    assert worst <= 1e-5
+    assert worst_static_vs_elastic(net, archs) <= 1e-5
 
 
 def test_counter_equals_hooks():
@@ -117,12 +110,6 @@ def test_active_net_config_round_trips(net, stem_d):
 
 def test_reorganize_keeps_max_net_function():
     net = randomize(OFAResNets(), seed=6)
-    x = torch.randn(1, 3, 64, 64)
-    net.set_max_net()
-    with torch.no_grad():
-        before = net(x)
-        net.re_organize_middle_weights()
-        after = net(x)
-    assert (before - after).abs().max().item() <= 1e-5 * before.abs().max().item()
+    reorganize_keeps_function(net, 64)
     w = net.blocks[2].conv3.conv.conv.weight.abs().sum(dim=(0, 2, 3))
     assert torch.all(w[:-1] >= w[1:])
