@@ -2,6 +2,7 @@
 
     python tools/train_tiny.py ps          # progressive shrinking → runs/tiny/ps/final.pth (resumable)
     python tools/train_tiny.py scratch     # the same 12 archs trained from scratch (resumable)
+    python tools/train_tiny.py scratch --jobs 12 --device cuda   # all 12 at once on one GPU
     python tools/train_tiny.py report      # test-set table, ships weights + provenance in ofa_deploy/data/
 
 Every stage resumes after a kill: run the same command again.
@@ -12,6 +13,8 @@ import argparse
 import json
 import platform
 import shutil
+import subprocess
+import sys
 import time
 from datetime import date
 from pathlib import Path
@@ -49,16 +52,29 @@ def run_ps(args) -> None:
 
 
 def run_scratch(args) -> None:
+    todo = [(n, a) for n, a in archs() if (not args.only or n in args.only)
+            and not (RUNS / "scratch" / n / "final.pth").exists()]
+    if args.jobs > 1:  # one process per arch, `jobs` at a time; each resumes on its own
+        RUNS.mkdir(parents=True, exist_ok=True)
+        pending, running = list(todo), []
+        while pending or running:
+            while pending and len(running) < args.jobs:
+                name, _ = pending.pop(0)
+                cmd = [sys.executable, __file__, "scratch", "--only", name, "--threads", "1", "--device", args.device]
+                log = open(RUNS / f"scratch-{name}.log", "a")
+                running.append((name, subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT), log))
+            time.sleep(2)
+            for item in [r for r in running if r[1].poll() is not None]:
+                running.remove(item)
+                item[2].close()
+                print(f"from scratch: {item[0]} exited {item[1].returncode}", flush=True)
+        return
     train, val, _ = data()
     epochs = progressive_shrinking().total_epochs
-    for name, arch in archs():
-        if args.only and name not in args.only:
-            continue
-        out = RUNS / "scratch" / name
-        if (out / "final.pth").exists():
-            continue
+    for name, arch in todo:
         print(f"from scratch: {name} {arch.short()} for {epochs} epochs")
-        Trainer(TrainConfig(supernet=SUPERNET, global_batch=256), scratch(arch, epochs), out, train, val).run()
+        Trainer(TrainConfig(supernet=SUPERNET, global_batch=256, device=args.device), scratch(arch, epochs),
+                RUNS / "scratch" / name, train, val).run()
 
 
 def run_report(args) -> None:
@@ -110,6 +126,8 @@ def main() -> None:
     p.add_argument("stage", choices=("ps", "scratch", "report"))
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--only", nargs="*", help="scratch: only these arch names (e.g. to run two in parallel)")
+    p.add_argument("--jobs", type=int, default=1, help="scratch: train this many archs at once, one process each")
+    p.add_argument("--device", default="auto", help="scratch: cpu, cuda or auto (a GPU when present)")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     t0 = time.time()

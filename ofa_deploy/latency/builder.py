@@ -21,7 +21,7 @@ from ..backends.base import MeasureSettings
 from ..registry import get_supernet_record
 from ..supernets.ops import Op
 from .calibration import fit_calibration
-from .measure import Measurer, entry_from_stats
+from .measure import Measurer, entry_from_stats, is_noisy
 from .table import LatencyTable
 
 JOURNAL = "journal.jsonl"
@@ -119,7 +119,10 @@ def build_table(supernet: str, backend: str, out_dir: str | Path, resolutions: S
     journal = Journal(out / JOURNAL)
     t0 = time.time()
     ops = unique_ops(rec.name, resolutions)
-    todo = [(r, op) for r, op in ops if f"{r}|{op.key}" not in journal.done]
+    # on resume, entries timed while something else held the core (median far above the fastest
+    # run; journals written before the noise guard) are timed again
+    todo = [(r, op) for r, op in ops if f"{r}|{op.key}" not in journal.done
+            or is_noisy(journal.done[f"{r}|{op.key}"]["entry"]["median"], journal.done[f"{r}|{op.key}"]["entry"]["min"])]
 
     def work_op(m: Measurer, item):
         r, op = item
