@@ -180,9 +180,9 @@ def _register_supernets() -> None:
     register_supernet(SupernetRecord(
         mbv3.TINY.name, "mbv3", mbv3.TINY, mb,
         weights=Asset(name="ofa_tiny_fmnist", package_file="ofa_tiny_fmnist.pth",
-                      sha256="8d4cf7c588d105b850fd9e1a53040301a4b07a938b360104df1879726924af2c"),
+                      sha256="547b3d0957b8b4a3a2165b8b687a7b1f95535bed40dc2dd0dfababd0994d5d7f"),
         accuracy_predictor=Asset(name="acc_predictor_ofa_tiny", package_file="acc_predictor_ofa_tiny.pth",
-                                 sha256="30e14f3dd5fd54b4cce202b912c5fa77cd54b47cfcec18a560f2533a69035f39"),
+                                 sha256="c969881a2f9eda042c26e42c32fed2d7278f80a5b5ee989e3fe586a4eb1d41f2"),
         aliases=("tiny", "embedded", "ofa_tiny"), dataset="fashion-mnist", mean=(0.2860,), std=(0.3530,),
         description="Small elastic MobileNetV3 for 28-32 px grey images, 10 classes; trained here on "
                     "Fashion-MNIST with progressive shrinking; ships with the package"))

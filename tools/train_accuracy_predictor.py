@@ -35,6 +35,7 @@ def main() -> None:
     p.add_argument("--out", type=Path, default=REPO / "runs" / "acc_tiny")
     p.add_argument("--ship", action="store_true", help="copy the predictor into ofa_deploy/data/")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--device", default="cpu", help="where subnets are evaluated: cpu or cuda")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     rec = get_supernet_record(args.supernet)
@@ -42,7 +43,7 @@ def main() -> None:
     weights_sha = sha256_file(args.weights) if args.weights else rec.weights.sha256
     t0 = time.time()
     ds = build_dataset(args.out / "dataset.json", rec.name, rec.space,
-                       fashion_mnist_evaluator(net, rec.mean, rec.std, val_images=args.val_images), args.n,
+                       fashion_mnist_evaluator(net, rec.mean, rec.std, val_images=args.val_images, device=args.device), args.n,
                        meta={"weights_sha256": weights_sha, "val_images": args.val_images})
     print(f"dataset: {len(ds)} subnets in {(time.time() - t0) / 60:.1f} min "
           f"(top-1 {100 * ds.top1.min():.2f}..{100 * ds.top1.max():.2f} %)")

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import shutil
 import subprocess
 import sys
 import time
@@ -22,15 +21,22 @@ from pathlib import Path
 import torch
 
 from ofa_deploy.arch import ArchBatch
-from ofa_deploy.fileio import atomic_write_text, sha256_file
+from ofa_deploy.fileio import atomic_path, atomic_write_text, sha256_file
 from ofa_deploy.registry import get_supernet_record
 from ofa_deploy.training import (TrainConfig, Trainer, evaluate_arch, load_fashion_mnist, progressive_shrinking,
                                  scratch, split_train_val)
 
 REPO = Path(__file__).resolve().parents[1]
-RUNS = REPO / "runs" / "tiny"
+RUNS = REPO / "runs" / "tiny"     # --runs
+SCALE = 1                          # --scale
 SUPERNET = "ofa_tiny_d123_e346_k357"
 SHIPPED = REPO / "ofa_deploy" / "data" / "ofa_tiny_fmnist.pth"
+
+
+def schedule():
+    """The PS schedule, every phase's epochs times --scale."""
+    base = progressive_shrinking()
+    return progressive_shrinking(epochs=tuple(SCALE * p.epochs for p in base.phases))
 
 
 def archs():
@@ -41,14 +47,14 @@ def archs():
         [(f"random-{i}", a) for i, a in enumerate(rand)]
 
 
-def data():
+def data(test: bool = False):
     train, val = split_train_val(load_fashion_mnist("train"), n_val=5000, seed=0)
-    return train, val, load_fashion_mnist("test")
+    return train, val, load_fashion_mnist("test") if test else None
 
 
 def run_ps(args) -> None:
     train, val, _ = data()
-    Trainer(TrainConfig(supernet=SUPERNET, global_batch=256), progressive_shrinking(), RUNS / "ps", train, val).run()
+    Trainer(TrainConfig(supernet=SUPERNET, global_batch=256), schedule(), RUNS / "ps", train, val).run()
 
 
 def run_scratch(args) -> None:
@@ -60,7 +66,8 @@ def run_scratch(args) -> None:
         while pending or running:
             while pending and len(running) < args.jobs:
                 name, _ = pending.pop(0)
-                cmd = [sys.executable, __file__, "scratch", "--only", name, "--threads", "1", "--device", args.device]
+                cmd = [sys.executable, __file__, "scratch", "--only", name, "--threads", "1", "--device", args.device,
+                       "--scale", str(SCALE), "--runs", str(RUNS)]
                 log = open(RUNS / f"scratch-{name}.log", "a")
                 running.append((name, subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT), log))
             time.sleep(2)
@@ -70,7 +77,7 @@ def run_scratch(args) -> None:
                 print(f"from scratch: {item[0]} exited {item[1].returncode}", flush=True)
         return
     train, val, _ = data()
-    epochs = progressive_shrinking().total_epochs
+    epochs = schedule().total_epochs
     for name, arch in todo:
         print(f"from scratch: {name} {arch.short()} for {epochs} epochs")
         Trainer(TrainConfig(supernet=SUPERNET, global_batch=256, device=args.device), scratch(arch, epochs),
@@ -78,10 +85,11 @@ def run_scratch(args) -> None:
 
 
 def run_report(args) -> None:
-    train, _, test = data()
+    train, _, test = data(test=True)
     rec = get_supernet_record(SUPERNET)
     ps = rec.build()
-    ps.load_state_dict(torch.load(RUNS / "ps" / "final.pth", weights_only=True)["state_dict"])
+    weights = torch.load(RUNS / "ps" / "final.pth", map_location="cpu", weights_only=True)["state_dict"]
+    ps.load_state_dict(weights)
     rows = []
     for name, arch in archs():
         a_ps = evaluate_arch(ps, arch, train, test, rec.mean, rec.std)
@@ -89,46 +97,61 @@ def run_report(args) -> None:
         a_sc = None
         if path.exists():
             net = rec.build()
-            net.load_state_dict(torch.load(path, weights_only=True)["state_dict"])
+            net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True)["state_dict"])
             a_sc = evaluate_arch(net, arch, train, test, rec.mean, rec.std)
         rows.append((name, arch, a_ps, a_sc))
     history = json.loads((RUNS / "ps" / "history.json").read_text())
-    shutil.copyfile(RUNS / "ps" / "final.pth", SHIPPED)
-    write_provenance(rows, history)
-    print((REPO / "ofa_deploy" / "data" / "ofa_tiny_fmnist.md").read_text())
+    text = provenance(rows, history, args.trained_on)
+    if args.no_ship:
+        print(text)
+        return
+    with atomic_path(SHIPPED) as tmp:   # CPU tensors, whatever the run trained on
+        torch.save({"state_dict": weights}, tmp)
+    atomic_write_text(REPO / "ofa_deploy" / "data" / "ofa_tiny_fmnist.md", text)
+    print(text)
     print(f"sha256 {sha256_file(SHIPPED)}  ({SHIPPED.stat().st_size / 1e6:.2f} MB)")
 
 
-def write_provenance(rows, history) -> None:
+def provenance(rows, history, trained_on: str) -> str:
+    """The shipped weights' provenance page: how they were trained, time per epoch, the accuracy table."""
     from ofa_deploy import count_macs
 
+    flags = f" --scale {SCALE}" if SCALE != 1 else ""
     lines = ["# ofa_tiny_fmnist.pth — the embedded supernet", "",
-             f"Trained {date.today()} on {platform.node()} ({torch.get_num_threads()} threads, CPU) with "
-             "`python tools/train_tiny.py ps` (progressive shrinking: "
-             + ", ".join(f"{p.name} {p.epochs} ep" for p in progressive_shrinking().phases) + "; batch 256; "
+             f"Trained {date.today()} on {trained_on} with "
+             f"`python tools/train_tiny.py ps{flags}`; the from-scratch baselines with "
+             f"`python tools/train_tiny.py scratch{flags}` (progressive shrinking: "
+             + ", ".join(f"{p.name} {p.epochs} ep" for p in schedule().phases) + "; batch 256; "
              "SGD nesterov, cosine LR per phase, label smoothing 0.1, distillation from the full net).", "",
              "Time per epoch (seconds) by phase: " + ", ".join(
                  f"{p}: {sum(h['seconds'] for h in history if h['phase'] == p) / max(1, sum(1 for h in history if h['phase'] == p)):.0f}"
                  for p in dict.fromkeys(h["phase"] for h in history)), "",
              "Fashion-MNIST test top-1 (10,000 images, BN recalibrated on 2,000 training images), the "
              "same archs after progressive shrinking and trained from scratch for the same number of "
-             f"epochs ({progressive_shrinking().total_epochs}):", "",
+             f"epochs ({schedule().total_epochs}):", "",
              "| subnet | arch | MMACs | PS top-1 | scratch top-1 | PS − scratch |", "|---|---|---|---|---|---|"]
     for name, arch, a_ps, a_sc in rows:
         diff = f"{100 * (a_ps - a_sc):+.2f}" if a_sc is not None else "–"
         sc = f"{100 * a_sc:.2f}" if a_sc is not None else "not run"
         lines.append(f"| {name} | `{arch.short()}` | {count_macs(SUPERNET, arch) / 1e6:.2f} | {100 * a_ps:.2f} | {sc} | {diff} |")
-    atomic_write_text(REPO / "ofa_deploy" / "data" / "ofa_tiny_fmnist.md", "\n".join(lines) + "\n")
+    return "\n".join(lines) + "\n"
 
 
 def main() -> None:
+    global RUNS, SCALE
     p = argparse.ArgumentParser(description=__doc__.splitlines()[1])
     p.add_argument("stage", choices=("ps", "scratch", "report"))
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--only", nargs="*", help="scratch: only these arch names (e.g. to run two in parallel)")
     p.add_argument("--jobs", type=int, default=1, help="scratch: train this many archs at once, one process each")
+    p.add_argument("--scale", type=int, default=1, help="multiply every phase's epochs (and scratch's) by this")
+    p.add_argument("--runs", type=Path, default=RUNS, help="where runs are kept (default runs/tiny)")
+    p.add_argument("--trained-on", default=f"{platform.node()} (CPU, {torch.get_num_threads()} threads)",
+                   help="report: the machine the runs were trained on, for the provenance page")
+    p.add_argument("--no-ship", action="store_true", help="report: print the table, ship nothing")
     p.add_argument("--device", default="auto", help="scratch: cpu, cuda or auto (a GPU when present)")
     args = p.parse_args()
+    RUNS, SCALE = args.runs.resolve(), args.scale
     torch.set_num_threads(args.threads)
     t0 = time.time()
     {"ps": run_ps, "scratch": run_scratch, "report": run_report}[args.stage](args)

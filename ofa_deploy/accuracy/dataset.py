@@ -101,11 +101,12 @@ def build_dataset(path: str | Path, supernet: str, space: SearchSpace, evaluate:
 
 
 def fashion_mnist_evaluator(supernet_module, mean: Sequence[float], std: Sequence[float], calib_images: int = 2000,
-                            val_images: int | None = None, n_val: int = 5000, split_seed: int = 0
-                            ) -> Callable[[ArchConfig], float]:
+                            val_images: int | None = None, n_val: int = 5000, split_seed: int = 0,
+                            device: str = "cpu") -> Callable[[ArchConfig], float]:
     """evaluate(arch) → top-1 on the Fashion-MNIST validation split the supernet was not trained on
     (the last n_val of a seeded split of the training set), BN recalibrated on training images."""
     from ..training import evaluate_arch, load_fashion_mnist, split_train_val
 
     train, val = split_train_val(load_fashion_mnist("train"), n_val=n_val, seed=split_seed)
-    return lambda arch: evaluate_arch(supernet_module, arch, train, val, mean, std, calib_images, val_images)
+    supernet_module.to(device)
+    return lambda arch: evaluate_arch(supernet_module, arch, train, val, mean, std, calib_images, val_images, device)

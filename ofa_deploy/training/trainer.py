@@ -280,15 +280,19 @@ class Trainer:
         self.pos.epoch, self.pos.step = self.pos.epoch + 1, 0
         self.save()
 
+    def cpu_state_dict(self) -> dict[str, torch.Tensor]:
+        """The weights as CPU tensors: a released checkpoint loads on any machine, GPU-trained or not."""
+        return {k: v.detach().cpu() for k, v in self.model.state_dict().items()}
+
     def _finish_phase(self, phase: Phase) -> None:
         if self.rank == 0:
             with atomic_path(self.out / f"phase-{phase.name}.pth") as tmp:
-                torch.save({"state_dict": self.model.state_dict()}, tmp)
+                torch.save({"state_dict": self.cpu_state_dict()}, tmp)
         self.pos = Position(phase=self.pos.phase + 1, history=self.pos.history)
         self.save()
         if self.pos.phase == len(self.schedule.phases) and self.rank == 0:
             with atomic_path(self.out / "final.pth") as tmp:
-                torch.save({"state_dict": self.model.state_dict()}, tmp)
+                torch.save({"state_dict": self.cpu_state_dict()}, tmp)
             atomic_write_json(self.out / "history.json", self.pos.history)
 
 
