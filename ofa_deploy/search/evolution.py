@@ -167,6 +167,7 @@ class _Run:
         self.genome, self.constraints, self.limits, self.config, self.g = genome, list(constraints), limits, config, rng
         self.evals = [genome.evaluator(c.model) for c in self.constraints]
         self.probs = genome.mutation_probs(config.mutate_prob, config.resolution_mutate_prob)
+        self.valid_share = 0.5   # running share of children that meet every constraint
 
     def values(self, g: np.ndarray) -> np.ndarray:
         if not self.evals:
@@ -225,9 +226,11 @@ class _Run:
         todo, gen = np.arange(len(pa)), self.genome
         for _ in range(self.config.max_redraws):
             # several i.i.d. tries per slot, first valid one wins: the same child distribution as
-            # re-drawing one at a time, in far fewer rounds (a round costs the same at 100 or 400 rows)
-            # (enough tries that one round nearly always fills every slot: rounds cost Python calls)
-            reps = min(64, max(4, 400 // len(todo)))
+            # re-drawing one at a time, in far fewer rounds. Tries per slot follow the share of
+            # valid children seen so far: enough that a slot fills in one round ~60 % of the time,
+            # and small leftover rounds are topped up (a round costs Python calls, rows are cheap).
+            need = np.log(0.4) / np.log(max(1e-3, 1.0 - self.valid_share))
+            reps = int(min(64, max(np.ceil(need), 100 // len(todo), 1)))
             slots = np.repeat(todo, reps)
             mut = is_mut[slots]
             cand = parents[pa[slots]]
@@ -236,6 +239,7 @@ class _Run:
             cand[cross] = gen.crossover(cand[cross], parents[pb[slots[cross]]], self.g)
             v = self.values(cand)
             ok = np.flatnonzero(self.ok(v, group[slots]))
+            self.valid_share = 0.8 * self.valid_share + 0.2 * len(ok) / len(cand)
             ok = ok[np.unique(slots[ok], return_index=True)[1]]  # the first valid try of each slot
             kids[slots[ok]] = cand[ok]
             kid_vals[slots[ok]] = v[ok]

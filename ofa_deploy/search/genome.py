@@ -43,8 +43,12 @@ class Genome:
         return p
 
     def mutate(self, g: np.ndarray, rng: np.random.Generator, probs: np.ndarray) -> np.ndarray:
-        """Re-draw each gene with its probability (the official per-gene mutation)."""
-        return np.where(rng.random(g.shape, dtype=np.float32) < probs, self.sample(len(g), rng), g)
+        """Re-draw each gene with its probability (the official per-gene mutation); only the genes
+        that mutate draw a new value."""
+        rows, cols = np.nonzero(rng.random(g.shape, dtype=np.float32) < probs)
+        out = g.copy()
+        out[rows, cols] = (rng.random(len(rows), dtype=np.float32) * self.n_choices[cols]).astype(np.int8)
+        return out
 
     def crossover(self, a: np.ndarray, b: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """Each gene from a or b with equal chance."""
