@@ -1,5 +1,6 @@
 """Checks every elastic family must pass, written once: the static subnet equals the elastic
-forward, and re-ordering channels by importance keeps the largest net's function."""
+forward, re-ordering channels by importance keeps the largest net's function, and a saved
+checkpoint loads back into the same function."""
 from __future__ import annotations
 
 import torch
@@ -29,3 +30,16 @@ def reorganize_keeps_function(net, size: int) -> None:
         net.re_organize_middle_weights()
         after = net(x)
     assert (before - after).abs().max().item() <= 1e-5 * before.abs().max().item()
+
+
+def loads_back(state_dict, path, name: str, net, size: int, supernet_type) -> None:
+    """`state_dict` saved as an official-format checkpoint at `path` loads by `name` (strictly)
+    into a `supernet_type` that computes exactly what `net` does."""
+    from ofa_deploy import get_supernet
+
+    torch.save({"state_dict": state_dict}, path)
+    loaded = get_supernet(name, weights=path)
+    assert isinstance(loaded, supernet_type)
+    x = torch.randn(1, 3, size, size)
+    with torch.no_grad():
+        assert torch.equal(loaded(x), net(x))

@@ -5,14 +5,14 @@ import json
 import pytest
 import torch
 
-from ofa_deploy import count_macs, count_params, get_supernet
+from ofa_deploy import count_macs, count_params
 from ofa_deploy.arch import ArchBatch
 from ofa_deploy.profile import profile_module
 from ofa_deploy.supernets import build_static
 from ofa_deploy.supernets.ops import ops_from_net_config
 from ofa_deploy.supernets.proxyless import W13, OFAProxylessNASNets, ProxylessNASNets, arch_from_net_config
 from tests.helpers.weights import randomize
-from tests.helpers.supernet_checks import reorganize_keeps_function, worst_static_vs_elastic
+from tests.helpers.supernet_checks import loads_back, reorganize_keeps_function, worst_static_vs_elastic
 
 NAME = "ofa_proxyless_d234_e346_k357_w1.3"
 
@@ -59,12 +59,7 @@ def test_official_module_names_and_shapes():
 def test_official_checkpoint_with_legacy_keys_loads_strictly(tmp_path, net):
     legacy = {k.replace(".conv.", ".mobile_inverted_conv.", 1) if k.startswith("blocks.") else k: v
               for k, v in net.state_dict().items()}
-    torch.save({"state_dict": legacy}, tmp_path / NAME)
-    loaded = get_supernet(NAME, weights=tmp_path / NAME)
-    assert isinstance(loaded, OFAProxylessNASNets)
-    x = torch.randn(1, 3, 128, 128)
-    with torch.no_grad():
-        assert torch.equal(loaded(x), net(x))
+    loads_back(legacy, tmp_path / NAME, NAME, net, 128, OFAProxylessNASNets)
 
 
 def test_static_subnet_equals_elastic_forward(net):

@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 import torch
 
-from ofa_deploy import count_macs, count_params, get_supernet
+from ofa_deploy import count_macs, count_params
 from ofa_deploy.arch import ArchBatch, ArchConfig
 from ofa_deploy.profile import profile_module
 from ofa_deploy.supernets import build_static
 from ofa_deploy.supernets.resnet import R50, OFAResNets, ResNets
 from tests.helpers.weights import randomize
-from tests.helpers.supernet_checks import reorganize_keeps_function, worst_static_vs_elastic
+from tests.helpers.supernet_checks import loads_back, reorganize_keeps_function, worst_static_vs_elastic
 
 NAME = "ofa_resnet50"
 
@@ -45,12 +45,7 @@ def test_official_module_names_and_shapes():
 
 
 def test_official_checkpoint_loads_strictly(tmp_path, net):
-    torch.save({"state_dict": net.state_dict()}, tmp_path / NAME)
-    loaded = get_supernet("ofa_resnet50", weights=tmp_path / NAME)
-    assert isinstance(loaded, OFAResNets)
-    x = torch.randn(1, 3, 64, 64)
-    with torch.no_grad():
-        assert torch.equal(loaded(x), net(x))
+    loads_back(net.state_dict(), tmp_path / NAME, "ofa_resnet50", net, 64, OFAResNets)
 
 
 def test_static_subnet_equals_elastic_forward(net):
