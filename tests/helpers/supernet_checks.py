@@ -43,3 +43,19 @@ def loads_back(state_dict, path, name: str, net, size: int, supernet_type) -> No
     x = torch.randn(1, 3, size, size)
     with torch.no_grad():
         assert torch.equal(loaded(x), net(x))
+
+
+def rebuilt_from_config(cfg: dict, sub, size: int, static_type):
+    """Build a static net from `cfg` (after a JSON round trip), load `sub`'s weights into it and
+    check it computes exactly what `sub` does; returns the rebuilt net."""
+    import json
+
+    from ofa_deploy.supernets import build_static
+
+    rebuilt = build_static(json.loads(json.dumps(cfg))).eval()
+    assert isinstance(rebuilt, static_type)
+    rebuilt.load_state_dict(sub.state_dict())
+    x = torch.randn(1, 3, size, size)
+    with torch.no_grad():
+        assert torch.equal(rebuilt(x), sub(x))
+    return rebuilt

@@ -12,7 +12,7 @@ from ofa_deploy.supernets import build_static
 from ofa_deploy.supernets.ops import ops_from_net_config
 from ofa_deploy.supernets.proxyless import W13, OFAProxylessNASNets, ProxylessNASNets, arch_from_net_config
 from tests.helpers.weights import randomize
-from tests.helpers.supernet_checks import loads_back, reorganize_keeps_function, worst_static_vs_elastic
+from tests.helpers.supernet_checks import loads_back, rebuilt_from_config, reorganize_keeps_function, worst_static_vs_elastic
 
 NAME = "ofa_proxyless_d234_e346_k357_w1.3"
 
@@ -117,11 +117,7 @@ def test_active_net_config_round_trips(net):
     sub = net.get_active_subnet()
     cfg = net.get_active_net_config()
     assert cfg["name"] == "ProxylessNASNets" and "final_expand_layer" not in cfg
-    rebuilt = build_static(json.loads(json.dumps(cfg))).eval()
-    rebuilt.load_state_dict(sub.state_dict())
-    x = torch.randn(1, 3, 128, 128)
-    with torch.no_grad():
-        assert torch.equal(rebuilt(x), sub(x))
+    rebuilt_from_config(cfg, sub, 128, ProxylessNASNets)
 
 
 def test_reorganize_keeps_max_net_function():

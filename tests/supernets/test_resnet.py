@@ -12,7 +12,7 @@ from ofa_deploy.profile import profile_module
 from ofa_deploy.supernets import build_static
 from ofa_deploy.supernets.resnet import R50, OFAResNets, ResNets
 from tests.helpers.weights import randomize
-from tests.helpers.supernet_checks import loads_back, reorganize_keeps_function, worst_static_vs_elastic
+from tests.helpers.supernet_checks import loads_back, rebuilt_from_config, reorganize_keeps_function, worst_static_vs_elastic
 
 NAME = "ofa_resnet50"
 
@@ -95,12 +95,7 @@ def test_active_net_config_round_trips(net, stem_d):
     sub = net.get_active_subnet()
     cfg = json.loads(json.dumps(net.get_active_net_config()))
     assert cfg["name"] == "ResNets" and len(cfg["input_stem"]) == (3 if stem_d == 2 else 2)
-    rebuilt = build_static(cfg).eval()
-    assert isinstance(rebuilt, ResNets)
-    rebuilt.load_state_dict(sub.state_dict())
-    x = torch.randn(1, 3, 64, 64)
-    with torch.no_grad():
-        assert torch.equal(rebuilt(x), sub(x))
+    rebuilt_from_config(cfg, sub, 64, ResNets)
 
 
 def test_reorganize_keeps_max_net_function():
