@@ -240,7 +240,8 @@ class _Run:
             v = self.values(cand)
             ok = np.flatnonzero(self.ok(v, group[slots]))
             self.valid_share = 0.8 * self.valid_share + 0.2 * len(ok) / len(cand)
-            ok = ok[np.unique(slots[ok], return_index=True)[1]]  # the first valid try of each slot
+            s_ok = slots[ok]   # sorted: slots repeats the sorted open slots
+            ok = ok[np.concatenate([[True], s_ok[1:] != s_ok[:-1]])] if len(ok) else ok  # first valid try per slot
             kids[slots[ok]] = cand[ok]
             kid_vals[slots[ok]] = v[ok]
             still = np.ones(len(pa), dtype=bool)

@@ -7,6 +7,7 @@ gather from a [resolution, block, kernel, expand] table, and the MLP accuracy pr
 one-hot features straight from the indices. Any other model is called with an ArchBatch."""
 from __future__ import annotations
 
+import itertools
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -32,6 +33,13 @@ class Genome:
         self._pos = np.asarray(sp.block_position)
         self._depth_of = np.minimum(np.asarray(sp.stage_base)[:, None] + self.d_c[None, :],
                                     np.asarray(sp.stage_depths)[:, None])   # [S, n_d choices]
+        S, n_d = sp.n_stages, len(sp.d_choices)
+        self._d_cols = np.arange(self.d.start + sp.d_offset, self.d.start + sp.d_offset + S)
+        self._d_powers = n_d ** np.arange(S - 1, -1, -1, dtype=np.int64)
+        self._active_of = None
+        if n_d ** S <= 1 << 16:
+            combos = np.asarray(list(itertools.product(range(n_d), repeat=S)), dtype=np.int64).reshape(-1, S)
+            self._active_of = self._pos[None, :] < self._depth_of[np.arange(S)[None, :], combos][:, self._stage]
 
     # ---- evolution operators ----------------------------------------------------------------
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -57,9 +65,10 @@ class Genome:
     # ---- structure ---------------------------------------------------------------------------
     def active(self, g: np.ndarray) -> np.ndarray:
         """[N, n_blocks] bool: blocks the archs run."""
-        sp = self.space
-        d_idx = g[:, self.d][:, sp.d_offset:sp.d_offset + sp.n_stages].astype(np.int64)
-        depth = self._depth_of[np.arange(sp.n_stages)[None, :], d_idx]      # [N, S]
+        d_idx = g[:, self._d_cols].astype(np.int64)
+        if self._active_of is not None:                 # one row per combination of stage depths
+            return self._active_of[d_idx @ self._d_powers]
+        depth = self._depth_of[np.arange(self.space.n_stages)[None, :], d_idx]      # [N, S]
         return self._pos[None, :] < depth[:, self._stage]
 
     def keys(self, g: np.ndarray) -> list[bytes]:
@@ -102,15 +111,19 @@ class Genome:
 
     def _additive(self, model) -> Callable[[np.ndarray], np.ndarray]:
         fixed, blocks = zip(*(model.tables(int(r)) for r in self.res))
-        fixed, blocks = np.asarray(fixed, dtype=np.float64), np.stack(blocks)   # [R], [R, B, K, E]
-        b_idx = np.arange(self.space.n_blocks)[None, :]
+        fixed, blocks = np.asarray(fixed, dtype=np.float64), np.stack(blocks)   # [R, B, K, E]
+        _, B, K, E = blocks.shape
+        flat = blocks.reshape(-1)
+        # one flat gather: index = ((r·B + b)·K + k)·E + e, in int32 (int8 genes would overflow)
+        b_off = (np.arange(B, dtype=np.int32) * (K * E))[None, :]
         has_ks = bool(self.space.n_ks)
 
         def values(g: np.ndarray) -> np.ndarray:
-            r = g[:, self.r][:, 0].astype(np.int64)
-            k = g[:, self.ks].astype(np.int64) if has_ks else 0
-            per = blocks[r[:, None], b_idx, k, g[:, self.e].astype(np.int64)]
-            return fixed[r] + np.where(self.active(g), per, 0.0).sum(axis=1)
+            r = g[:, self.r.start].astype(np.int32)
+            idx = (r * np.int32(B * K * E))[:, None] + b_off + g[:, self.e]
+            if has_ks:
+                idx += g[:, self.ks] * np.int32(E)
+            return fixed[r] + (flat.take(idx) * self.active(g)).sum(axis=1)
         return values
 
     def _mlp(self, model, enc) -> Callable[[np.ndarray], np.ndarray]:
