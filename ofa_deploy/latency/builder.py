@@ -21,7 +21,7 @@ from ..backends.base import MeasureSettings
 from ..registry import get_supernet_record
 from ..supernets.ops import Op
 from .calibration import fit_calibration
-from .measure import Measurer, entry_from_stats, is_noisy
+from .measure import NET_WINDOWS, Measurer, entry_from_stats, is_noisy
 from .table import LatencyTable
 
 JOURNAL = "journal.jsonl"
@@ -100,7 +100,7 @@ def measure_arch(m: Measurer, supernet, arch) -> float:
     supernet.set_arch(arch)
     sub = supernet.get_active_subnet()
     c = supernet.spec.in_channels
-    return m.module(sub, (1, c, arch.r, arch.r), "net").median
+    return m.module(sub, (1, c, arch.r, arch.r), "net", windows=NET_WINDOWS).median
 
 
 def build_table(supernet: str, backend: str, out_dir: str | Path, resolutions: Sequence[int] | None = None,

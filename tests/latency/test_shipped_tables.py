@@ -1,0 +1,50 @@
+"""Every table we ship under latency_tables/ loads, covers its whole space at every resolution it
+names, predicts batch == one by one, and carries its provenance, calibration and evaluate report."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from ofa_deploy.arch import ArchBatch
+from ofa_deploy.latency import load_latency_table
+from ofa_deploy.latency.sources import list_shipped_tables, shipped_table_dir
+
+SHIPPED = list_shipped_tables()
+
+
+def test_the_tables_the_readme_promises_are_shipped():
+    for name in ("ofa_tiny_d123_e346_k357/onnxruntime-cpu", "ofa_tiny_d123_e346_k357/openvino-cpu",
+                 "ofa_tiny_d123_e346_k357/litert-cpu", "ofa_mbv3_d234_e346_k357_w1.0/onnxruntime-cpu",
+                 "ofa_mbv3_d234_e346_k357_w1.0/openvino-cpu"):
+        assert name in SHIPPED
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_table(name):
+    table = load_latency_table(name)
+    sn, dev = name.split("/")
+    prov = table.provenance
+    assert table.supernet == sn and table.source == "measured"
+    assert prov["device"] == dev and prov["runtime_version"] and prov["settings"]["threads"] >= 1
+    assert prov["calibration"]["n_subnets"] >= 20 and table.calibration is not None
+
+    space = table.space
+    small = [space.smallest(r) for r in table.resolutions]
+    large = [space.largest(r) for r in table.resolutions]
+    lo, hi = table.predict(small), table.predict(large)
+    assert np.all(np.isfinite(lo)) and np.all(lo > 0) and np.all(hi > lo)
+    # the largest net gets slower as the resolution grows (tiny nets on OpenVINO are so
+    # overhead-bound that neighbouring resolutions may tie within timing noise: 2 %)
+    assert hi[-1] > hi[0] and np.all(np.diff(hi) > -0.02 * hi[:-1])
+
+    batch = ArchBatch.sample(space, 64, 3, list(table.resolutions))
+    together = table.predict(batch)
+    one_by_one = [table.predict(a) for a in batch.to_archs()]
+    np.testing.assert_allclose(together, one_by_one, rtol=1e-12)
+
+    report = json.loads((shipped_table_dir(sn, dev) / "evaluate.json").read_text())
+    cal = report["calibrated"]
+    assert cal["n"] >= 40 and 0 <= cal["within_10pct"] <= 100 and cal["spearman"] > 0.8
+    assert (shipped_table_dir(sn, dev) / report["plot"]).stat().st_size > 0
