@@ -64,6 +64,15 @@ class Journal:
             self.done[rec["id"]] = rec
 
 
+def _seconds_by_kind(records) -> dict[str, float]:
+    """Seconds spent measuring ops and whole nets, summed over every run of a resumed build
+    (build_seconds_* count only the last run)."""
+    out = {"ops": 0.0, "nets": 0.0}
+    for rec in records:
+        out["nets" if rec["id"].startswith("net|") else "ops"] += rec.get("seconds", 0.0)
+    return {k: round(v, 1) for k, v in out.items()}
+
+
 def _run_parallel(todo: list, work, measurers: list[Measurer], journal: Journal, desc: str) -> None:
     """Measure `todo` items with one thread per measurer (one per adb serial), with progress."""
     from tqdm import tqdm
@@ -81,7 +90,10 @@ def _run_parallel(todo: list, work, measurers: list[Measurer], journal: Journal,
             except queue.Empty:
                 return
             try:
-                journal.add(work(m, item))
+                t0 = time.perf_counter()
+                rec = work(m, item)
+                rec["seconds"] = round(time.perf_counter() - t0, 3)   # summed over resumed runs
+                journal.add(rec)
                 bar.update(1)
             except BaseException as exc:  # stop every worker; the journal keeps what finished
                 errors.append(exc)
@@ -149,6 +161,7 @@ def build_table(supernet: str, backend: str, out_dir: str | Path, resolutions: S
         "cpu_count": os.cpu_count(), "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         **measurers[0].describe(), "serials": list(serials), "ops_measured": len(ops),
         "build_seconds_ops": round(op_seconds, 1), "build_seconds_total": round(time.time() - t0, 1),
+        "measure_seconds_all_runs": _seconds_by_kind(journal.done.values()),
         "predictor": "sum of op medians (the official rule uses the mean; both are stored), then calibration",
     }
     table.save(out)

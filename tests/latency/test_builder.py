@@ -7,6 +7,7 @@ import sys
 import time
 
 import numpy as np
+import pytest
 
 from ofa_deploy.arch import ArchBatch
 from ofa_deploy.backends.base import MeasureSettings
@@ -59,6 +60,11 @@ def test_build_resumes_after_kill_without_remeasuring(tmp_path):
     assert len(table.entries[28]) == 60 and table.calibration.n_subnets == 4
     prov = json.loads((out / "provenance.json").read_text())
     assert prov["backend"] == "onnxruntime" and prov["settings"]["runs"] == 5 and prov["runtime_version"]
+    latest = {rec["id"]: rec["seconds"] for rec in recs}   # the time of both runs, not the last one only
+    spent = prov["measure_seconds_all_runs"]
+    assert spent["ops"] == pytest.approx(sum(v for k, v in latest.items() if not k.startswith("net|")), abs=0.2)
+    assert spent["nets"] == pytest.approx(sum(v for k, v in latest.items() if k.startswith("net|")), abs=0.2)
+    assert spent["ops"] > 0 and spent["nets"] > 0
 
 
 def test_build_and_evaluate_report(tmp_path):
