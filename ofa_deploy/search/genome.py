@@ -39,7 +39,7 @@ class Genome:
         self._active_of = None
         if n_d ** S <= 1 << 16:
             combos = np.asarray(list(itertools.product(range(n_d), repeat=S)), dtype=np.int64).reshape(-1, S)
-            self._active_of = self._pos[None, :] < self._depth_of[np.arange(S)[None, :], combos][:, self._stage]
+            self._active_of = self._active_from_depths(combos)
 
     # ---- evolution operators ----------------------------------------------------------------
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -68,6 +68,10 @@ class Genome:
         d_idx = g[:, self._d_cols].astype(np.int64)
         if self._active_of is not None:                 # one row per combination of stage depths
             return self._active_of[d_idx @ self._d_powers]
+        return self._active_from_depths(d_idx)
+
+    def _active_from_depths(self, d_idx: np.ndarray) -> np.ndarray:
+        """[N, S] depth-choice indices → [N, n_blocks] bool."""
         depth = self._depth_of[np.arange(self.space.n_stages)[None, :], d_idx]      # [N, S]
         return self._pos[None, :] < depth[:, self._stage]
 

@@ -45,9 +45,9 @@ def loads_back(state_dict, path, name: str, net, size: int, supernet_type) -> No
         assert torch.equal(loaded(x), net(x))
 
 
-def rebuilt_from_config(cfg: dict, sub, size: int, static_type):
+def rebuilt_from_config(cfg: dict, sub, size: int, static_type) -> None:
     """Build a static net from `cfg` (after a JSON round trip), load `sub`'s weights into it and
-    check it computes exactly what `sub` does; returns the rebuilt net."""
+    check it computes exactly what `sub` does."""
     import json
 
     from ofa_deploy.supernets import build_static
@@ -58,4 +58,3 @@ def rebuilt_from_config(cfg: dict, sub, size: int, static_type):
     x = torch.randn(1, 3, size, size)
     with torch.no_grad():
         assert torch.equal(rebuilt(x), sub(x))
-    return rebuilt

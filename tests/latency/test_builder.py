@@ -102,7 +102,7 @@ def test_rank_correlations_against_known_values():
     assert abs(kendall(a, np.array([1, 3, 2, 4, 5.0])) - 0.8) < 1e-12
 
 
-def test_a_whole_net_is_timed_in_separate_windows_keeping_the_calmest():
+def test_a_whole_net_is_timed_in_separate_windows_keeping_the_calmest(monkeypatch):
     import torch
 
     from ofa_deploy.latency.measure import NET_WINDOWS, Measurer
@@ -114,7 +114,7 @@ def test_a_whole_net_is_timed_in_separate_windows_keeping_the_calmest():
         seen.append(real(art, settings))
         return seen[-1]
 
-    m.backend.measure = counted
+    monkeypatch.setattr(m.backend, "measure", counted)   # the backend is a shared instance
     net = torch.nn.Sequential(torch.nn.Conv2d(1, 8, 3), torch.nn.ReLU(), torch.nn.Conv2d(8, 8, 3))
     best = m.module(net, (1, 1, 28, 28), "net", windows=NET_WINDOWS)
     assert len(seen) >= NET_WINDOWS >= 2

@@ -9,7 +9,6 @@ import torch
 from ofa_deploy import count_macs, count_params
 from ofa_deploy.arch import ArchBatch, ArchConfig
 from ofa_deploy.profile import profile_module
-from ofa_deploy.supernets import build_static
 from ofa_deploy.supernets.resnet import R50, OFAResNets, ResNets
 from tests.helpers.weights import randomize
 from tests.helpers.supernet_checks import loads_back, rebuilt_from_config, reorganize_keeps_function, worst_static_vs_elastic
