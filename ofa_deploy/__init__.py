@@ -29,10 +29,10 @@ _API = {
     "search": "ofa_deploy.search",
     "load_latency_table": "ofa_deploy.latency",
     "load_accuracy_predictor": "ofa_deploy.accuracy",
-    "list_backends": "ofa_deploy.backends",
-    "get_backend": "ofa_deploy.backends",
-    "export": "ofa_deploy.backends.export",
-    "benchmark": "ofa_deploy.backends.benchmark",
+    "list_backends": "ofa_deploy.deploy",
+    "get_backend": "ofa_deploy.deploy",
+    "export": "ofa_deploy.deploy.export",
+    "benchmark": "ofa_deploy.deploy.benchmark",
 }
 
 __all__ = sorted(_API) + ["__version__"]

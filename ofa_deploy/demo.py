@@ -19,9 +19,9 @@ BACKENDS = ("onnxruntime", "openvino", "tflite", "coreml", "tvm")
 def run_demo(out: str | Path = "demo_out", device: str = "onnxruntime-cpu", fraction: float = 0.4,
              runs: int = 100, backends: tuple[str, ...] = BACKENDS, seed: int = 0) -> dict[str, Any]:
     """Run the demo; return (and write to out/summary.json) what it found and measured."""
-    from .backends.base import MeasureSettings
-    from .backends.benchmark import benchmark
-    from .backends.log import LOGGER
+    from .deploy.base import MeasureSettings
+    from .deploy.benchmark import benchmark
+    from .log import LOGGER
     from .registry import DEVICES, get_supernet_record
     from .search import search
     from .zoo import get_model
@@ -54,7 +54,7 @@ def run_demo(out: str | Path = "demo_out", device: str = "onnxruntime-cpu", frac
                       predicted=predicted, progress=True)
     if "coreml" in backends:  # the benchmark made an .mlpackage; phones on older iOS take .mlmodel
         try:
-            from .backends.export import export
+            from .deploy.export import export
 
             export(model, "mlmodel", out / "exports" / "coreml")
         except Exception as exc:  # logged as ❌ by export; the demo goes on
@@ -91,7 +91,7 @@ def _latency_model(supernet: str, dev, out: Path):
         table = predictor_for_device(dev.name, supernet)
         return table, f"{table.source} table shipped with the package ({getattr(table, 'name', dev.name)})"
     except OfaDeployError:
-        from .backends.base import MeasureSettings
+        from .deploy.base import MeasureSettings
         from .latency.builder import build_table
 
         folder = out / "latency_table"

@@ -112,14 +112,14 @@ def attach(model: nn.Module, card: dict[str, Any], arch: ArchConfig | None,
 
 def _export(self, format: str, out_dir: str | Path = "export", precision: str = "fp32", **kwargs):
     """Export this model through the backend plugin for `format` (see ofa_deploy.export)."""
-    from .backends.export import export
+    from .deploy.export import export
 
     return export(self, format, out_dir, precision=precision, **kwargs)
 
 
 def _benchmark(self, backends: Sequence[str] | None = None, **kwargs):
     """Export and measure this model on each backend (see ofa_deploy.benchmark)."""
-    from .backends.benchmark import benchmark
+    from .deploy.benchmark import benchmark
 
     return benchmark(self, backends=backends, **kwargs)
 
@@ -175,7 +175,7 @@ def _published_alternative(record, device, latency, found) -> SpecializedNetReco
     best = max(fits, key=lambda r: r.top1)
     if found["score"] is not None and best.top1 / 100 <= found["score"]:
         return None
-    from .backends.log import LOGGER
+    from .log import LOGGER
 
     pred = f"{100 * found['score']:.1f}%" if found["score"] is not None else "no accuracy prediction"
     LOGGER.info(f"ℹ️  published net {best.name} ({best.latency_ms:g} ms, top-1 {best.top1}% after "

@@ -30,7 +30,7 @@ def test_our_backends_register_through_entry_points():
 
 def test_core_imports_no_runtime():
     code = ("import sys, ofa_deploy, ofa_deploy.supernets, ofa_deploy.registry, ofa_deploy.profile, "
-            "ofa_deploy.backends, ofa_deploy.cli; ofa_deploy.list_backends(); "
+            "ofa_deploy.deploy, ofa_deploy.cli; ofa_deploy.list_backends(); "
             f"print(sorted(m for m in {RUNTIMES!r} if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

@@ -22,10 +22,10 @@ from pathlib import Path
 
 import torch
 
-from ofa_deploy.backends import get_backend, list_backends
-from ofa_deploy.backends.base import MeasureSettings
-from ofa_deploy.backends.export import export
-from ofa_deploy.backends.timing import time_callable
+from ofa_deploy.deploy import get_backend, list_backends
+from ofa_deploy.deploy.base import MeasureSettings
+from ofa_deploy.deploy.export import export
+from ofa_deploy.deploy.timing import time_callable
 from ofa_deploy.cli.common import print_table
 from ofa_deploy.registry import get_supernet_record
 from ofa_deploy.zoo import attach

@@ -15,7 +15,7 @@ import json
 import time
 from pathlib import Path
 
-from ofa_deploy.backends.base import MeasureSettings
+from ofa_deploy.deploy.base import MeasureSettings
 from ofa_deploy.latency.builder import build_table
 from ofa_deploy.latency.evaluate import evaluate_table
 from ofa_deploy.registry import DEVICES, get_supernet_record

@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from ofa_deploy.backends.base import Artifact, LatencyStats, MeasureSettings
-from ofa_deploy.backends.plugin import BackendBase
+from ofa_deploy.deploy.base import Artifact, LatencyStats, MeasureSettings
+from ofa_deploy.deploy.plugin import BackendBase
 from ofa_deploy.errors import BackendUnavailableError, ValidationError
 from ofa_deploy.fileio import atomic_write_json
 from ofa_deploy.plugins.shared import trace_layers

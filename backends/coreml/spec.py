@@ -7,7 +7,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from ofa_deploy.backends.card import CARD_KEY
+from ofa_deploy.deploy.card import CARD_KEY
 from ofa_deploy.errors import ValidationError
 
 # spec op/layer names → our layer kinds (ofa_deploy.plugins.shared.trace_layers)

@@ -8,10 +8,10 @@ from typing import Any
 
 import numpy as np
 
-from ofa_deploy.backends.base import Artifact, LatencyStats, MeasureSettings
-from ofa_deploy.backends.card import CARD_KEY
-from ofa_deploy.backends.plugin import BackendBase
-from ofa_deploy.backends.timing import time_callable
+from ofa_deploy.deploy.base import Artifact, LatencyStats, MeasureSettings
+from ofa_deploy.deploy.card import CARD_KEY
+from ofa_deploy.deploy.plugin import BackendBase
+from ofa_deploy.deploy.timing import time_callable
 
 
 class OnnxRuntimeBackend(BackendBase):
@@ -24,7 +24,9 @@ class OnnxRuntimeBackend(BackendBase):
 
     def export(self, model, example_input, out_dir: Path, precision: str = "fp32", format: str | None = None,
                calibration=None, name: str = "model", dynamo: bool = False, **options) -> Artifact:
-        from ofa_deploy.backends.onnx_export import to_fp16, to_int8, to_onnx
+        from ofa_deploy.deploy.onnx_export import to_onnx
+
+        from .quantize import to_fp16, to_int8
 
         out_dir = Path(out_dir)
         path = out_dir / f"{name}.onnx"

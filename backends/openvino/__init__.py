@@ -9,10 +9,10 @@ from typing import Any
 
 import numpy as np
 
-from ofa_deploy.backends.base import Artifact, LatencyStats, MeasureSettings
-from ofa_deploy.backends.card import CARD_KEY
-from ofa_deploy.backends.plugin import BackendBase, calibration_arrays
-from ofa_deploy.backends.timing import time_callable
+from ofa_deploy.deploy.base import Artifact, LatencyStats, MeasureSettings
+from ofa_deploy.deploy.card import CARD_KEY
+from ofa_deploy.deploy.plugin import BackendBase, calibration_arrays
+from ofa_deploy.deploy.timing import time_callable
 
 
 class OpenVinoBackend(BackendBase):
@@ -25,7 +25,7 @@ class OpenVinoBackend(BackendBase):
 
     def export(self, model, example_input, out_dir: Path, precision: str = "fp32", format: str | None = None,
                calibration=None, name: str = "model", **options) -> Artifact:
-        from ofa_deploy.backends.onnx_export import to_onnx
+        from ofa_deploy.deploy.onnx_export import to_onnx
 
         ov = self.import_runtime("openvino")
         onnx_path = to_onnx(model, example_input, Path(out_dir) / f".{name}.src.onnx")

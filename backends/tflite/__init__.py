@@ -8,9 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from ofa_deploy.backends.base import Artifact, LatencyStats, MeasureSettings
-from ofa_deploy.backends.plugin import BackendBase, calibration_arrays
-from ofa_deploy.backends.timing import time_callable
+from ofa_deploy.deploy.base import Artifact, LatencyStats, MeasureSettings
+from ofa_deploy.deploy.plugin import BackendBase, calibration_arrays
+from ofa_deploy.deploy.timing import time_callable
 
 
 class TFLiteBackend(BackendBase):

@@ -16,8 +16,8 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from ofa_deploy.backends.base import Artifact, LatencyStats, MeasureSettings
-from ofa_deploy.backends.log import LOGGER
+from ofa_deploy.deploy.base import Artifact, LatencyStats, MeasureSettings
+from ofa_deploy.log import LOGGER
 from ofa_deploy.fileio import sha256_file
 
 from .adb import AdbClient, DeviceError, DeviceInfo

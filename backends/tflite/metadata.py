@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from ofa_deploy.backends.card import CARD_KEY
+from ofa_deploy.deploy.card import CARD_KEY
 from ofa_deploy.fileio import atomic_write_bytes
 
 

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from ofa_deploy.backends.base import LatencyStats
+from ofa_deploy.deploy.base import LatencyStats
 
 _PHASE = re.compile(r"count=(\d+)\s+first=([\d.]+)\s+curr=([\d.]+)\s+min=([\d.]+)\s+max=([\d.]+)"
                     r"\s+avg=([\d.e+-]+)\s+std=([\d.e+-]+)")

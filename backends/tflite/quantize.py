@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ofa_deploy.backends.plugin import calibration_arrays
+from ofa_deploy.deploy.plugin import calibration_arrays
 from ofa_deploy.fileio import atomic_write_bytes
 
 SIGNATURE = "serving_default"   # the one signature litert-torch writes

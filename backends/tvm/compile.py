@@ -20,7 +20,7 @@ def to_relax(model: torch.nn.Module, example: torch.Tensor, frontend: str, scrat
         import onnx
         from tvm.relax.frontend.onnx import from_onnx
 
-        from ofa_deploy.backends.onnx_export import to_onnx
+        from ofa_deploy.deploy.onnx_export import to_onnx
 
         path = to_onnx(model, example, scratch)
         try:

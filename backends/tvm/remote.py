@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ofa_deploy.backends.base import Artifact, LatencyStats, MeasureSettings
+from ofa_deploy.deploy.base import Artifact, LatencyStats, MeasureSettings
 from ofa_deploy.errors import BackendUnavailableError
 from ofa_deploy.plugins.shared import OptionError
 

@@ -25,8 +25,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _benchmark(args) -> int:
-    from ..backends.base import MeasureSettings
-    from ..backends.benchmark import benchmark
+    from ..deploy.base import MeasureSettings
+    from ..deploy.benchmark import benchmark
     from ..zoo import load_model
 
     settings = MeasureSettings(threads=args.threads, warmup=args.warmup, runs=args.runs,

@@ -19,7 +19,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _export(args) -> int:
-    from ..backends.export import export
+    from ..deploy.export import export
     from ..zoo import load_model
 
     model = load_model(args.model)

@@ -49,7 +49,7 @@ def _timing_args(p: argparse.ArgumentParser) -> None:
 
 
 def _settings(args):
-    from ..backends.base import MeasureSettings
+    from ..deploy.base import MeasureSettings
 
     return MeasureSettings(threads=args.threads, warmup=args.warmup, runs=args.runs, min_seconds=args.min_seconds)
 

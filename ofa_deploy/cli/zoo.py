@@ -93,7 +93,7 @@ def _devices(args) -> int:
 
 
 def _backends(args) -> int:
-    from ..backends import list_backends
+    from ..deploy import list_backends
 
     infos = list_backends()
     if args.json:
@@ -114,7 +114,7 @@ def model_kwargs(args) -> dict:
 
 
 def _get(args) -> int:
-    from ..backends.export import export
+    from ..deploy.export import export
     from ..fileio import atomic_write_json
     from ..zoo import get_model, save_model
 

@@ -17,7 +17,7 @@ from typing import Sequence
 import numpy as np
 
 from ..arch import ArchBatch
-from ..backends.base import MeasureSettings
+from ..deploy.base import MeasureSettings
 from ..registry import get_supernet_record
 from ..supernets.ops import Op
 from .calibration import fit_calibration

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from ..arch import ArchBatch
-from ..backends.base import MeasureSettings
+from ..deploy.base import MeasureSettings
 from ..fileio import atomic_path, atomic_write_json
 from .builder import Journal, _run_parallel, measure_arch
 from .measure import Measurer

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import torch
 
-from ..backends import get_backend
-from ..backends.base import LatencyStats, MeasureSettings
+from ..deploy import get_backend
+from ..deploy.base import LatencyStats, MeasureSettings
 from ..supernets.ops import Op
 
 # A timing whose median is this far above its fastest run was disturbed (another process took the

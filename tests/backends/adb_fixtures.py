@@ -1,4 +1,4 @@
-"""Fixtures for the adb path: test devices (tools/adb_test_device) as subprocesses on free ports,
+"""Fixtures for the adb path: test devices (tests/adb_test_device) as subprocesses on free ports,
 and a private adb server for the real `adb` client; all torn down after each test."""
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ def start_device(tmp_path, adb_client):
     def start(mode: str = "normal", model: str = "OFA-Test-Phone", connect: bool = True, **flags) -> TestDevice:
         root = tmp_path / f"device{len(started)}"
         log = tmp_path / f"device{len(started)}.log"
-        argv = [sys.executable, "-m", "tools.adb_test_device", "--port", "0", "--root", str(root), "--mode", mode,
+        argv = [sys.executable, "-m", "tests.adb_test_device", "--port", "0", "--root", str(root), "--mode", mode,
                 "--model", model, *[f"--{k.replace('_', '-')}={v}" for k, v in flags.items()]]
         proc = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.PIPE, stderr=open(log, "w"), text=True)
         ready = proc.stdout.readline().split()

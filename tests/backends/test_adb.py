@@ -1,12 +1,12 @@
 """The on-device path end to end: the real adb client and server, a test device speaking the adb
-wire protocol (tools/adb_test_device), benchmark_model's real output format."""
+wire protocol (tests/adb_test_device), benchmark_model's real output format."""
 import threading
 
 import pytest
 
 import ofa_deploy
-from ofa_deploy.backends import get_backend
-from ofa_deploy.backends.base import MeasureSettings
+from ofa_deploy.deploy import get_backend
+from ofa_deploy.deploy.base import MeasureSettings
 from ofa_deploy.plugins.tflite.adb import DeviceError
 from ofa_deploy.plugins.tflite.device import REMOTE_DIR
 

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 import ofa_deploy
-from ofa_deploy.backends import get_backend
-from ofa_deploy.backends.base import Artifact, MeasureSettings
+from ofa_deploy.deploy import get_backend
+from ofa_deploy.deploy.base import Artifact, MeasureSettings
 from ofa_deploy.errors import BackendUnavailableError, ValidationError
 from ofa_deploy.plugins.coreml import spec
 

@@ -9,9 +9,9 @@ PLUGIN = '''
 """A third-party backend: TorchScript files, run and timed with torch itself."""
 from pathlib import Path
 import torch
-from ofa_deploy.backends.base import Artifact
-from ofa_deploy.backends.plugin import BackendBase
-from ofa_deploy.backends.timing import time_callable
+from ofa_deploy.deploy.base import Artifact
+from ofa_deploy.deploy.plugin import BackendBase
+from ofa_deploy.deploy.timing import time_callable
 
 class TorchScriptBackend(BackendBase):
     name, formats, modules, packages = "torchscript", ("torchscript",), ("torch",), ("torch",)
@@ -60,7 +60,7 @@ def test_third_party_plugin_registers_through_entry_points(tmp_path):
 
 def test_missing_runtime_names_the_install_command():
     script = ("import sys; sys.modules['openvino'] = None\n"
-              "from ofa_deploy.backends import get_backend\n"
+              "from ofa_deploy.deploy import get_backend\n"
               "get_backend('openvino')\n")
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert out.returncode != 0

@@ -3,8 +3,8 @@ import onnx
 import pytest
 
 import ofa_deploy
-from ofa_deploy.backends import get_backend
-from ofa_deploy.backends.base import MeasureSettings
+from ofa_deploy.deploy import get_backend
+from ofa_deploy.deploy.base import MeasureSettings
 
 
 def test_fp32_single_file_with_embedded_card(tiny_subnet, tmp_path):

@@ -2,8 +2,8 @@
 import pytest
 
 import ofa_deploy
-from ofa_deploy.backends import get_backend
-from ofa_deploy.backends.base import MeasureSettings
+from ofa_deploy.deploy import get_backend
+from ofa_deploy.deploy.base import MeasureSettings
 
 
 def test_fp32_ir_parity_and_rt_info_card(tiny_subnet, tmp_path):

@@ -5,11 +5,11 @@ import pytest
 import torch
 
 import ofa_deploy
-from ofa_deploy.backends.base import Artifact, MeasureSettings
-from ofa_deploy.backends.timing import time_callable
+from ofa_deploy.deploy.base import Artifact, MeasureSettings
+from ofa_deploy.deploy.timing import time_callable
 from ofa_deploy.errors import UnknownNameError, ValidationError
-from ofa_deploy.backends import get_backend
-from ofa_deploy.backends.validate import validate_outputs
+from ofa_deploy.deploy import get_backend
+from ofa_deploy.deploy.validate import validate_outputs
 
 
 def test_export_logs_validates_and_writes_card(tiny_subnet, tmp_path, capsys):

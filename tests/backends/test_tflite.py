@@ -4,8 +4,8 @@ import torch
 
 import ofa_deploy
 from ofa_deploy import get_supernet
-from ofa_deploy.backends import get_backend
-from ofa_deploy.backends.base import MeasureSettings
+from ofa_deploy.deploy import get_backend
+from ofa_deploy.deploy.base import MeasureSettings
 from ofa_deploy.errors import BackendUnavailableError
 from ofa_deploy.plugins.tflite import TFLiteBackend
 from ofa_deploy.plugins.tflite.metadata import read_card, write_card

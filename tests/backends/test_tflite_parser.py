@@ -45,7 +45,7 @@ def test_info_prefixed_lines_and_exponents():
 
 def test_failed_run_on_the_test_device_is_reported(tmp_path):
     """(Its successful output is parsed end to end in test_adb.py.)"""
-    from tools.adb_test_device.bench import run_benchmark
+    from tests.adb_test_device.bench import run_benchmark
 
     lines = []
     run_benchmark(["--graph=/nope.tflite"], lambda p: tmp_path / p.lstrip("/"), lines.append)

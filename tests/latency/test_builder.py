@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from ofa_deploy.arch import ArchBatch
-from ofa_deploy.backends.base import MeasureSettings
+from ofa_deploy.deploy.base import MeasureSettings
 from ofa_deploy.latency import LatencyTable
 from ofa_deploy.latency.builder import build_table
 from ofa_deploy.latency.evaluate import evaluate_table, kendall, spearman

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from ..fileio import file_size_mb
+from .fileio import file_size_mb
 
 class _StdoutHandler(logging.StreamHandler):
     """Writes to whatever sys.stdout is now (redirected, captured), not what it was at import."""

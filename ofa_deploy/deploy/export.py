@@ -10,7 +10,7 @@ import torch
 from . import backend_for_format
 from .base import Artifact
 from .card import model_card
-from .log import step
+from ..log import step
 from .validate import validate_outputs
 
 

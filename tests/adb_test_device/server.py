@@ -1,6 +1,6 @@
 """adbd over TCP for tests: `adb connect 127.0.0.1:PORT` with the real adb client and server.
 
-    python -m tools.adb_test_device --port 5599 --root /tmp/dev [--mode normal|unauthorized|
+    python -m tests.adb_test_device --port 5599 --root /tmp/dev [--mode normal|unauthorized|
         offline|no-benchmark|disconnect|hot] [--model Pixel-Test] [--serial-name testdev]
 
 It answers CNXN with a banner (`device::ro.product.name=…;ro.product.model=…;ro.product.device=…;
@@ -26,9 +26,9 @@ import os
 import sys
 from pathlib import Path
 
-if not __package__:   # run as a script (python tools/adb_test_device/server.py): import as the package (PEP 366)
+if not __package__:   # run as a script (python tests/adb_test_device/server.py): import as the package (PEP 366)
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-    __package__ = "tools.adb_test_device"
+    __package__ = "tests.adb_test_device"
 
 from .protocol import (AUTH, AUTH_RSAPUBLICKEY, AUTH_TOKEN, CLSE, CNXN, MAX_PAYLOAD, OKAY, OPEN, VERSION,  # noqa: E402
                        WRTE, Stream, pack, read_message)

@@ -1,30 +1,13 @@
-"""torch → single-file ONNX, shared by every backend that starts from ONNX (onnxruntime,
-OpenVINO, TVM); plus ONNX Runtime's fp16 conversion (fp32 inputs/outputs kept) and int8 static
-QDQ quantization (per-channel weights, calibrated)."""
+"""ONNX Runtime's precision rewrites of an fp32 .onnx: fp16 (fp32 inputs/outputs kept) and int8
+static QDQ quantization (per-channel weights, calibrated)."""
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from ..fileio import atomic_path
-from .plugin import calibration_arrays
-
-OPSET = 17
-
-
-def to_onnx(model: torch.nn.Module, example: torch.Tensor, path: Path, dynamo: bool = False) -> Path:
-    """Write one self-contained .onnx file. The TorchScript exporter is the default: it is ~15×
-    faster than the dynamo one (which matters when a latency table exports hundreds of ops)
-    and writes no external data for our model sizes."""
-    with atomic_path(path) as tmp, warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        kwargs = {"external_data": False} if dynamo else {}
-        torch.onnx.export(model.eval(), (example,), str(tmp), input_names=["input"], output_names=["logits"],
-                          opset_version=OPSET if not dynamo else 18, dynamo=dynamo, **kwargs)
-    return path
+from ofa_deploy.deploy.plugin import calibration_arrays
+from ofa_deploy.fileio import atomic_path
 
 
 def to_fp16(src: Path, dst: Path) -> Path:
