@@ -13,7 +13,7 @@ import numpy as np
 from .fileio import atomic_write_json
 
 EMBEDDED = "ofa_tiny_d123_e346_k357"
-BACKENDS = ("onnxruntime", "openvino", "tflite", "coreml", "tvm")
+BACKENDS = ("onnxruntime", "openvino", "tflite", "coreml", "tvm", "executorch")
 
 
 def run_demo(out: str | Path = "demo_out", device: str = "onnxruntime-cpu", fraction: float = 0.4,

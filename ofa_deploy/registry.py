@@ -12,7 +12,7 @@ import importlib
 from dataclasses import dataclass, field
 from typing import Any, Generic, Iterator, TypeVar
 
-from .errors import UnknownNameError
+from .errors import BadArgumentError, UnknownNameError
 
 HUB_BASE = "https://raw.githubusercontent.com/han-cai/files/master"
 HF_REPO = "han-cai/ofa"
@@ -43,7 +43,7 @@ class Asset:
 class SupernetRecord:
     name: str
     family: str                      # mbv3 | proxyless | resnet
-    spec: Any                        # family spec dataclass (carries the SearchSpace)
+    spec_ref: Any                    # "module:ATTR" of the family spec (carries the SearchSpace), or the spec
     builder: str                     # "module:callable" taking the spec
     weights: Asset | None = None
     accuracy_predictor: Asset | None = None
@@ -52,6 +52,15 @@ class SupernetRecord:
     mean: tuple[float, ...] = (0.485, 0.456, 0.406)
     std: tuple[float, ...] = (0.229, 0.224, 0.225)
     description: str = ""
+    resolution_range: tuple[int, int] = (128, 260)   # min/max input px, for listing without the spec
+
+    @property
+    def spec(self):
+        """The family spec dataclass, imported on first use: listing names must not import torch."""
+        if not isinstance(self.spec_ref, str):
+            return self.spec_ref
+        mod, _, attr = self.spec_ref.partition(":")
+        return getattr(importlib.import_module(mod), attr)
 
     @property
     def space(self):
@@ -160,45 +169,53 @@ def list_supernets(pattern: str = "*", pretrained: bool = False) -> list[str]:
     return [r.name for r in SUPERNETS.records(pattern) if not pretrained or r.weights is not None]
 
 
+def list_names(pattern: str = "*", kind: str = "all", pretrained: bool = False) -> list[str]:
+    """Supernet and published specialized-net names matching `pattern` (wildcards, any case);
+    kind 'all', 'supernet' or 'specialized'; pretrained keeps names with registered weights."""
+    if kind not in ("all", "supernet", "specialized"):
+        raise BadArgumentError(f"kind must be 'all', 'supernet' or 'specialized', not {kind!r}")
+    tables = {"supernet": [SUPERNETS], "specialized": [SPECIALIZED]}.get(kind, [SUPERNETS, SPECIALIZED])
+    return [r.name for t in tables for r in t.records(pattern) if not pretrained or r.weights is not None]
+
+
 def _official(net_id: str) -> Asset:
     return Asset(name=net_id, path=f"ofa/ofa_nets/{net_id}", hf_filename=f"ofa_nets/{net_id}")
 
 
-def _register_supernets() -> None:
-    from .supernets import mbv3
+_SN = "ofa_deploy.supernets"
 
+
+def _register_supernets() -> None:
     mb = "ofa_deploy.supernets.mbv3:OFAMobileNetV3"
     register_supernet(SupernetRecord(
-        mbv3.W10.name, "mbv3", mbv3.W10, mb, weights=_official(mbv3.W10.name),
+        "ofa_mbv3_d234_e346_k357_w1.0", "mbv3", f"{_SN}.mbv3:W10", mb,
+        weights=_official("ofa_mbv3_d234_e346_k357_w1.0"),
         aliases=("ofa_mbv3_w1.0", "mbv3_w1.0", "ofa_mbv3"),
         description="OFA-MobileNetV3 w1.0, ImageNet (official weights)"))
     register_supernet(SupernetRecord(
-        mbv3.W12.name, "mbv3", mbv3.W12, mb, weights=_official(mbv3.W12.name),
+        "ofa_mbv3_d234_e346_k357_w1.2", "mbv3", f"{_SN}.mbv3:W12", mb,
+        weights=_official("ofa_mbv3_d234_e346_k357_w1.2"),
         accuracy_predictor=Asset(name="acc_predictor_ofa_mbv3_w1.2", path="ofa/acc_predictor.pth"),
         aliases=("ofa_mbv3_w1.2", "mbv3_w1.2"),
         description="OFA-MobileNetV3 w1.2, ImageNet (official weights and accuracy predictor)"))
     register_supernet(SupernetRecord(
-        mbv3.TINY.name, "mbv3", mbv3.TINY, mb,
+        "ofa_tiny_d123_e346_k357", "mbv3", f"{_SN}.mbv3:TINY", mb,
         weights=Asset(name="ofa_tiny_fmnist", package_file="ofa_tiny_fmnist.pth",
                       sha256="547b3d0957b8b4a3a2165b8b687a7b1f95535bed40dc2dd0dfababd0994d5d7f"),
         accuracy_predictor=Asset(name="acc_predictor_ofa_tiny", package_file="acc_predictor_ofa_tiny.pth",
                                  sha256="c969881a2f9eda042c26e42c32fed2d7278f80a5b5ee989e3fe586a4eb1d41f2"),
         aliases=("tiny", "embedded", "ofa_tiny"), dataset="fashion-mnist", mean=(0.2860,), std=(0.3530,),
+        resolution_range=(24, 32),
         description="Small elastic MobileNetV3 for 28-32 px grey images, 10 classes; trained here on "
                     "Fashion-MNIST with progressive shrinking; ships with the package"))
-
-
-    from .supernets import proxyless
-
     register_supernet(SupernetRecord(
-        proxyless.W13.name, "proxyless", proxyless.W13, "ofa_deploy.supernets.proxyless:OFAProxylessNASNets",
-        weights=_official(proxyless.W13.name), aliases=("ofa_proxyless_w1.3", "proxyless_w1.3", "ofa_proxyless"),
+        "ofa_proxyless_d234_e346_k357_w1.3", "proxyless", f"{_SN}.proxyless:W13", f"{_SN}.proxyless:OFAProxylessNASNets",
+        weights=_official("ofa_proxyless_d234_e346_k357_w1.3"),
+        aliases=("ofa_proxyless_w1.3", "proxyless_w1.3", "ofa_proxyless"),
         description="OFA-ProxylessNAS w1.3, ImageNet (official weights; the GPU/CPU published nets)"))
-    from .supernets import resnet
-
     register_supernet(SupernetRecord(
-        resnet.R50.name, "resnet", resnet.R50, "ofa_deploy.supernets.resnet:OFAResNets",
-        weights=_official(resnet.R50.name), aliases=("resnet50", "ofa_resnet", "ofa_resnet50_d012_e0.2-0.35_w0.65-1.0"),
+        "ofa_resnet50", "resnet", f"{_SN}.resnet:R50", f"{_SN}.resnet:OFAResNets",
+        weights=_official("ofa_resnet50"), aliases=("resnet50", "ofa_resnet", "ofa_resnet50_d012_e0.2-0.35_w0.65-1.0"), resolution_range=(128, 256),
         description="OFA-ResNet50 (ResNet-D: elastic depth, expand ratio and width), ImageNet (official weights)"))
 
 
@@ -222,7 +239,8 @@ def _register_devices() -> None:
                                       description=f"{what}; latency estimated from the official nets published for it"))
     for name, backend, aliases in (("onnxruntime-cpu", "onnxruntime", ("ort", "ort-cpu", "onnx")),
                                    ("openvino-cpu", "openvino", ("ov", "ov-cpu", "openvino")),
-                                   ("litert-cpu", "tflite", ("tflite-cpu", "litert", "tflite"))):
+                                   ("litert-cpu", "tflite", ("tflite-cpu", "litert", "tflite")),
+                                   ("executorch-cpu", "executorch", ("et", "et-cpu", "executorch", "pte"))):
         DEVICES.register(DeviceRecord(name, backend, "measured", aliases=aliases, settings={"threads": 1},
                                       description=f"{backend} on this kind of host's CPU, 1 thread; "
                                                   f"measured tables in latency_tables/<supernet>/{name}/"))

@@ -35,8 +35,8 @@ def test_real_accuracy_is_measured_and_near_the_prediction(demo):
 def test_every_format_is_exported_and_the_runnable_ones_measured(demo):
     out, stdout, s = demo
     rows = {r["backend"]: r for r in s["benchmark"]}
-    assert {"onnxruntime", "openvino", "tflite", "coreml", "tvm"} <= set(rows)
-    for name in ("onnxruntime", "openvino", "tflite", "tvm"):
+    assert {"onnxruntime", "openvino", "tflite", "coreml", "tvm", "executorch"} <= set(rows)
+    for name in ("onnxruntime", "openvino", "tflite", "tvm", "executorch"):
         assert rows[name]["status"].startswith("✅"), rows[name]
         assert rows[name]["median_ms"] > 0 and rows[name]["max_abs_diff"] < 1e-4
     assert rows["coreml"]["status"].startswith("➖") and "macOS" in rows["coreml"]["status"]
@@ -44,6 +44,7 @@ def test_every_format_is_exported_and_the_runnable_ones_measured(demo):
         assert abs(rows[name]["predicted_ms"] - rows[name]["median_ms"]) / rows[name]["median_ms"] < 0.5
     assert any(p.suffix == ".mlmodel" or p.suffix == ".mlpackage" for p in (out / "exports").rglob("*"))
     assert any(p.suffix == ".tflite" for p in (out / "exports").rglob("*"))
+    assert any(p.suffix == ".pte" for p in (out / "exports").rglob("*"))
     assert str(out) in stdout                            # it names the folder at the end
 
 

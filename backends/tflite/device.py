@@ -55,7 +55,7 @@ def measure_on_device(artifact: Artifact, settings: MeasureSettings) -> LatencyS
 def ensure_model(client: AdbClient, serial: str, path: Path) -> str:
     """The model's path on the device, pushed only when no file with its sha256 is there yet."""
     digest = sha256_file(path)
-    remote = f"{REMOTE_DIR}/{digest}.tflite"
+    remote = f"{REMOTE_DIR}/{digest}{path.suffix or '.tflite'}"
     if client.shell(serial, ["sha256sum", remote]).split()[:1] == [digest]:
         log.info("adb: %s already on %s (sha256 matches), push skipped", path.name, serial)
         return remote

@@ -7,6 +7,7 @@ import threading
 from pathlib import Path
 
 BENCHMARK_MODEL = "/data/local/tmp/benchmark_model"
+EXECUTOR_RUNNER = "/data/local/tmp/executor_runner"
 THERMAL_ZONES = 2
 COOL_MILLI_C, HOT_MILLI_C = 38000, 85000
 
@@ -25,6 +26,8 @@ class Sandbox:
         if benchmark_binary:
             # a marker file: running it runs bench.py (the real tool is an aarch64 binary)
             self.write_file(BENCHMARK_MODEL, b"#!ofa-deploy adb_test_device benchmark_model\n", 0o755)
+            # likewise: running it runs runner.py on this host's ExecuTorch runtime
+            self.write_file(EXECUTOR_RUNNER, b"#!ofa-deploy adb_test_device executor_runner\n", 0o755)
 
     def host_path(self, device_path: str, cwd: str = "/") -> Path:
         """The host path for a device path (absolute or relative to `cwd`)."""

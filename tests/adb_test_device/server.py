@@ -7,11 +7,12 @@ It answers CNXN with a banner (`device::ro.product.name=…;ro.product.model=…
 features=cmd` — no shell_v2, so the host uses raw `shell:`), serves `shell:` (commands from
 shell.py, in a sandbox under --root that stands in for `/`) and `sync:` (push/pull/ls).
 `/data/local/tmp/benchmark_model` runs the pushed .tflite on ai-edge-litert and prints the real
-tool's log format. Modes simulate failures:
+tool's log format; `/data/local/tmp/executor_runner` runs a pushed .pte on this host's ExecuTorch
+runtime and prints executor_runner's ET_LOG lines. Modes simulate failures:
 
 - unauthorized: answers CNXN with AUTH tokens and never accepts a key (state `unauthorized`)
 - offline: accepts the TCP connection and never answers CNXN (state `offline`)
-- no-benchmark: no benchmark_model binary on the device
+- no-benchmark: no benchmark_model (nor executor_runner) binary on the device
 - disconnect: drops the connection and exits as soon as benchmark_model starts timing
 - hot: the thermal zones read 85 °C for the first --hot-reads reads, then 38 °C
 

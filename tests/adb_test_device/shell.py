@@ -1,6 +1,6 @@
 """The `shell:` service's commands, parsed with shlex and run in Python against the sandbox —
 never handed to a real shell. Only what ofa_deploy uses: sha256sum, ls, mkdir -p, rm, cat,
-getprop, taskset MASK CMD…, chmod, echo, and the benchmark_model binary."""
+getprop, taskset MASK CMD…, chmod, echo, and the benchmark_model and executor_runner binaries."""
 from __future__ import annotations
 
 import glob
@@ -10,6 +10,7 @@ import shutil
 from typing import Callable
 
 from .bench import run_benchmark
+from .runner import run_executor_runner
 from .sandbox import Sandbox
 
 SH = "/system/bin/sh"
@@ -39,7 +40,7 @@ def _dispatch(argv, sandbox, emit, before_benchmark) -> None:
             emit("taskset: usage: taskset [-ap] [mask] [PID | cmd [args...]]")
             return
         return _dispatch(args[1:], sandbox, emit, before_benchmark)
-    if cmd.endswith("benchmark_model") and "/" in cmd:
+    if (cmd.endswith("benchmark_model") or cmd.endswith("executor_runner")) and "/" in cmd:
         try:
             host = sandbox.host_path(cmd)
         except ValueError:
@@ -47,7 +48,8 @@ def _dispatch(argv, sandbox, emit, before_benchmark) -> None:
         if host is None or not host.is_file():
             emit(f"{SH}: {cmd}: inaccessible or not found")
             return
-        return run_benchmark(args, lambda p: sandbox.host_path(p), emit, before_benchmark)
+        tool = run_executor_runner if cmd.endswith("executor_runner") else run_benchmark
+        return tool(args, lambda p: sandbox.host_path(p), emit, before_benchmark)
     handler = _COMMANDS.get(cmd)
     if handler is None:
         emit(f"{SH}: {cmd}: inaccessible or not found")
