@@ -17,12 +17,19 @@ from ofa_deploy.deploy.plugin import BackendBase
 from ofa_deploy.deploy.timing import time_callable
 from ofa_deploy.errors import BackendUnavailableError
 from ofa_deploy.fileio import atomic_path
+from ofa_deploy.plugins.shared import OptionError
 
 from . import compile as tvm_compile
 from .remote import measure_remote
+from .tune import check_trials
 from .target import export_form, parse_target, runs_here
 
 CARD_MEMBER = "ofa_deploy_card.json"
+
+
+def tuning_label(trials: int) -> str:
+    """What the benchmark table shows beside the format: 'untuned' or 'tuned (N trials)'."""
+    return f"tuned ({trials} trials)" if trials else "untuned"
 
 
 class TVMBackend(BackendBase):
@@ -35,20 +42,27 @@ class TVMBackend(BackendBase):
 
     def export(self, model, example_input, out_dir: Path, precision: str = "fp32", format: str | None = None,
                calibration=None, name: str = "model", target=None, frontend: str = "onnx", cc: str | None = None,
-               **options) -> Artifact:
-        """Options: target (dict, JSON string or .json file; default {"kind": "llvm"}), frontend
-        ('onnx' or 'torch'), cc (a cross compiler that links a .so for a cross target)."""
+               tune_trials: int = 0, progress: bool = True, **options) -> Artifact:
+        """Options: target (dict, JSON string or .json file; default llvm for this host's CPU),
+        frontend ('onnx' or 'torch'), cc (a cross compiler that links a .so for a cross target),
+        tune_trials (MetaSchedule trial budget; 0 = untuned; the database is cached per target and
+        workload in the user cache and reused by the next export)."""
+        if options:
+            raise OptionError(f"the tvm backend does not take export option(s) {sorted(options)}; it accepts: "
+                              f"{', '.join(self.export_options())}")
         self.import_runtime("tvm")
+        trials = check_trials(tune_trials)
         tgt, spec = parse_target(target)
         out_dir = Path(out_dir)
         mod = tvm_compile.to_relax(model, example_input, frontend, out_dir / f".{name}.src.onnx")
-        executable = tvm_compile.build(mod, tgt)
+        executable, tuning = tvm_compile.build(mod, tgt, trials, progress)
         form = export_form(spec, cc)
         path = out_dir / f"{name}.{form}"
         contents = tvm_compile.export(executable, path, form, cc)
-        return Artifact(path, self.name, "tvm", precision, tuple(example_input.shape),
+        return Artifact(path, self.name, f"tvm ({tuning_label(trials)})", precision, tuple(example_input.shape),
                         extra={"target": spec, "target_str": str(tgt), "frontend": frontend, "export": form,
-                               "contents": contents, "runs_here": runs_here(spec) and form == "so"})
+                               "contents": contents, "runs_here": runs_here(spec) and form == "so",
+                               "tuning": {**tuning, "label": tuning_label(trials)}})
 
     def can_run(self, artifact: Artifact) -> bool:
         return bool(artifact.extra.get("runs_here"))

@@ -6,7 +6,6 @@ import tarfile
 import warnings
 from pathlib import Path
 
-import torch
 
 from ofa_deploy.fileio import atomic_path
 from ofa_deploy.plugins.shared import OptionError
@@ -16,6 +15,8 @@ FRONTENDS = ("onnx", "torch")
 
 def to_relax(model: torch.nn.Module, example: torch.Tensor, frontend: str, scratch: Path):
     """The Relax IRModule of `model` with its weights bound as constants."""
+    import torch   # here, not at import: listing backends must stay torch-free
+
     if frontend == "onnx":   # the default: the TorchScript ONNX export is the fastest torch → graph path here
         import onnx
         from tvm.relax.frontend.onnx import from_onnx
@@ -38,11 +39,23 @@ def to_relax(model: torch.nn.Module, example: torch.Tensor, frontend: str, scrat
     raise OptionError(f"TVM frontend {frontend!r} is not known; expected one of {FRONTENDS}")
 
 
-def build(mod, target):
-    """Compile with the default Relax pipeline for `target`."""
+def build(mod, target, tune_trials: int = 0, progress: bool = True):
+    """Compile for `target`: legalized and fused, with MetaSchedule's schedules when tune_trials > 0
+    (tuned once per target and workload, then taken from the cached database). Returns
+    (executable, tuning record: trials, seconds spent tuning now, database folder)."""
     import tvm
 
-    return tvm.compile(mod, target=target)
+    from . import tune
+
+    info = {"trials": tune_trials}
+    if tune_trials:
+        target = tune.tuning_target(target)
+    mod = tune.prepare(mod, target)
+    if tune_trials:
+        db, seconds = tune.tune(mod, target, tune_trials, progress)
+        mod = tune.apply(mod, target, db)
+        info.update(seconds=round(seconds, 1), database=str(db), records=tune.records(db))
+    return tvm.compile(mod, target=target), info
 
 
 def export(executable, path: Path, form: str, cc: str | None = None) -> list[str]:

@@ -14,10 +14,11 @@ EXAMPLES = ('{"kind": "llvm", "mcpu": "skylake"}',
 
 
 def parse_target(value: Any = None):
-    """(tvm Target, its dict) from a dict, a JSON object string or a .json file; default llvm."""
+    """(tvm Target, its dict) from a dict, a JSON object string or a .json file; default llvm for
+    this host's CPU (its -mcpu, so LLVM uses the vector units it has, e.g. AVX-512)."""
     import tvm
 
-    spec = json_option(DEFAULT_TARGET if value is None else value, "TVM target")
+    spec = json_option(host_target() if value is None else value, "TVM target")
     if "kind" not in spec:
         raise OptionError(f"TVM target {spec} has no 'kind'; expected a dict such as {EXAMPLES[0]} or {EXAMPLES[1]}")
     try:
@@ -25,6 +26,14 @@ def parse_target(value: Any = None):
     except Exception as exc:  # TVM raises ValueError or its own FFI errors, depending on the field
         first = str(exc).strip().splitlines()[0]
         raise OptionError(f"TVM cannot build target {spec}: {first}; expected e.g. {' or '.join(EXAMPLES)}") from None
+
+
+def host_target() -> dict[str, Any]:
+    """The llvm target for this machine's CPU as LLVM names it (e.g. 'skylake-avx512')."""
+    import tvm
+
+    cpu = tvm.target.codegen.llvm_get_system_cpu()
+    return {**DEFAULT_TARGET, "mcpu": cpu} if cpu and cpu != "generic" else dict(DEFAULT_TARGET)
 
 
 def runs_here(spec: dict[str, Any]) -> bool:

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import tarfile
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -15,7 +16,7 @@ import ofa_deploy
 from ofa_deploy import get_supernet
 from ofa_deploy.deploy import get_backend
 from ofa_deploy.deploy.base import MeasureSettings
-from ofa_deploy.errors import BackendUnavailableError
+from ofa_deploy.errors import BackendUnavailableError, OfaDeployError
 from ofa_deploy.plugins.shared import OptionError
 from ofa_deploy.plugins.tvm.target import parse_target
 
@@ -77,7 +78,7 @@ def test_c_source_export_carries_card(tiny_subnet, tmp_path):
         names = t.getnames()
         source = t.extractfile([n for n in names if n.startswith("lib")][0]).read().decode()
     assert any(n.endswith(".c") for n in names) and "TVM_DLL" in source
-    assert get_backend("tvm").read_card(art.path)["format"] == "tvm"
+    assert get_backend("tvm").read_card(art.path)["format"] == "tvm (untuned)"
     assert not get_backend("tvm").can_run(art)
 
 
@@ -135,3 +136,34 @@ def test_ofa_mbv3_subnet_at_128px_matches_torch(tmp_path):
     assert sub(x).std() > 1e-3
     art = ofa_deploy.export(sub, "tvm", tmp_path, example_input=x)
     assert art.card["parity"]["max_abs_diff"] <= 1e-4 and art.card["input_shape"] == [1, 3, 128, 128]
+
+
+def test_short_tuning_run_is_cached_and_reused(tiny_subnet, tmp_path, monkeypatch):
+    """A few MetaSchedule trials tune once into the user cache; the second export applies them."""
+    monkeypatch.setenv("OFA_DEPLOY_CACHE", str(tmp_path / "cache"))
+    first = ofa_deploy.export(tiny_subnet, "tvm", tmp_path / "a", tune_trials=4)
+    tuning = first.extra["tuning"]
+    assert first.format == "tvm (tuned (4 trials))" and tuning["seconds"] > 0 and tuning["records"] >= 1
+    assert Path(tuning["database"]).is_relative_to(tmp_path / "cache")
+    assert first.card["parity"]["max_abs_diff"] <= 1e-4
+    second = ofa_deploy.export(tiny_subnet, "tvm", tmp_path / "b", tune_trials=4)
+    assert second.extra["tuning"]["seconds"] == 0 and second.extra["tuning"]["records"] == tuning["records"]
+    assert second.extra["tuning"]["database"] == tuning["database"]
+    assert second.card["parity"]["max_abs_diff"] <= 1e-4
+
+
+def test_untuned_export_is_labelled(host_lib):
+    assert host_lib.format == "tvm (untuned)" and host_lib.extra["tuning"] == {"trials": 0, "label": "untuned"}
+
+
+@pytest.mark.parametrize("bad", [-1, 2.5, "many", True])
+def test_bad_trial_budget_is_refused(tiny_subnet, tmp_path, bad):
+    with pytest.raises(OptionError, match="tune_trials must be a non-negative integer"):
+        ofa_deploy.export(tiny_subnet, "tvm", tmp_path, tune_trials=bad, validate=False)
+
+
+def test_unknown_export_option_is_refused(tiny_subnet, tmp_path):
+    with pytest.raises(OfaDeployError, match="tune_trails"):
+        ofa_deploy.export(tiny_subnet, "tvm", tmp_path, tune_trails=8)
+    with pytest.raises(OptionError, match="does not take export option"):
+        get_backend("tvm").export(tiny_subnet, torch.randn(1, 1, 28, 28), tmp_path, tune_trails=8)
