@@ -5,6 +5,17 @@
     python tools/train_tiny.py scratch --jobs 12 --device cuda   # all 12 at once on one GPU
     python tools/train_tiny.py report      # test-set table, ships weights + provenance in ofa_deploy/data/
 
+Recipe comparison (issue 13) at a reduced schedule (the epochs of the PS schedule, at most 30
+steps each) — each PS run also writes the per-phase table <runs>/ps[-<recipe>]/phase_eval.{json,md};
+`compare` prints test-set top-1 of PS (each recipe) against both scratch baselines:
+
+    R="--max-steps-per-epoch 30 --eval-images 2000 --threads 1 --runs runs/h7cmp"
+    python tools/train_tiny.py ps --recipe official $R
+    python tools/train_tiny.py ps --recipe improved $R
+    python tools/train_tiny.py scratch --only smallest largest random-0 random-1 random-2 random-3 --scratch-epochs full $R
+    python tools/train_tiny.py scratch --only smallest largest --scratch-epochs total $R
+    python tools/train_tiny.py compare --only smallest largest random-0 random-1 random-2 random-3 $R
+
 Every stage resumes after a kill: run the same command again.
 """
 from __future__ import annotations
@@ -25,6 +36,8 @@ from ofa_deploy.fileio import atomic_path, atomic_write_text, sha256_file
 from ofa_deploy.registry import get_supernet_record
 from ofa_deploy.training import (TrainConfig, Trainer, evaluate_arch, load_fashion_mnist, progressive_shrinking,
                                  scratch, split_train_val)
+from ofa_deploy.training.phase_eval import PhaseEvaluator, markdown
+from ofa_deploy.training.recipe import RECIPES
 
 REPO = Path(__file__).resolve().parents[1]
 RUNS = REPO / "runs" / "tiny"     # --runs
@@ -47,19 +60,40 @@ def archs():
         [(f"random-{i}", a) for i, a in enumerate(rand)]
 
 
+PHASE_ARCHS = ("smallest", "largest", "random-0", "random-1", "random-2", "random-3")   # the per-phase table's
+
+
 def data(test: bool = False):
     train, val = split_train_val(load_fashion_mnist("train"), n_val=5000, seed=0)
     return train, val, load_fashion_mnist("test") if test else None
 
 
+def config(args, **kw) -> TrainConfig:
+    """The run's TrainConfig: batch 256, the --recipe, and the reduced-schedule settings."""
+    return TrainConfig(supernet=SUPERNET, global_batch=256, recipe=RECIPES[args.recipe],
+                       max_steps_per_epoch=args.max_steps_per_epoch, eval_images=args.eval_images, **kw)
+
+
+def ps_dir(recipe: str) -> Path:
+    """runs/…/ps for the official recipe (the shipped run's folder), ps-<recipe> for others."""
+    return RUNS / ("ps" if recipe == "official" else f"ps-{recipe}")
+
+
+def scratch_dir(name: str, which: str) -> Path:
+    """scratch/<arch> for the whole PS budget (the shipped baselines), scratch-full/<arch> for the
+    epochs of the full-network phase."""
+    return RUNS / ("scratch" if which == "total" else "scratch-full") / name
+
+
 def run_ps(args) -> None:
     train, val, _ = data()
-    Trainer(TrainConfig(supernet=SUPERNET, global_batch=256), schedule(), RUNS / "ps", train, val).run()
+    Trainer(config(args), schedule(), ps_dir(args.recipe), train, val,
+            callbacks=[PhaseEvaluator([a for a in archs() if a[0] in PHASE_ARCHS])]).run()
 
 
 def run_scratch(args) -> None:
     todo = [(n, a) for n, a in archs() if (not args.only or n in args.only)
-            and not (RUNS / "scratch" / n / "final.pth").exists()]
+            and not (scratch_dir(n, args.scratch_epochs) / "final.pth").exists()]
     if args.jobs > 1:  # one process per arch, `jobs` at a time; each resumes on its own
         RUNS.mkdir(parents=True, exist_ok=True)
         pending, running = list(todo), []
@@ -67,7 +101,10 @@ def run_scratch(args) -> None:
             while pending and len(running) < args.jobs:
                 name, _ = pending.pop(0)
                 cmd = [sys.executable, __file__, "scratch", "--only", name, "--threads", "1", "--device", args.device,
-                       "--scale", str(SCALE), "--runs", str(RUNS)]
+                       "--scale", str(SCALE), "--runs", str(RUNS), "--scratch-epochs", args.scratch_epochs,
+                       "--eval-images", str(args.eval_images)]
+                if args.max_steps_per_epoch:
+                    cmd += ["--max-steps-per-epoch", str(args.max_steps_per_epoch)]
                 log = open(RUNS / f"scratch-{name}.log", "a")
                 running.append((name, subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT), log))
             time.sleep(2)
@@ -77,11 +114,40 @@ def run_scratch(args) -> None:
                 print(f"from scratch: {item[0]} exited {item[1].returncode}", flush=True)
         return
     train, val, _ = data()
-    epochs = schedule().total_epochs
+    epochs = schedule().total_epochs if args.scratch_epochs == "total" else schedule().phases[0].epochs
     for name, arch in todo:
         print(f"from scratch: {name} {arch.short()} for {epochs} epochs")
-        Trainer(TrainConfig(supernet=SUPERNET, global_batch=256, device=args.device), scratch(arch, epochs),
-                RUNS / "scratch" / name, train, val).run()
+        Trainer(config(args, device=args.device), scratch(arch, epochs),
+                scratch_dir(name, args.scratch_epochs), train, val).run()
+
+
+def run_compare(args) -> None:
+    """Test-set top-1 of every finished PS run (each recipe) against both scratch baselines, and
+    each run's per-phase validation table."""
+    from ofa_deploy.cli.common import print_table
+
+    train, _, test = data(test=True)
+    rec = get_supernet_record(SUPERNET)
+    nets = {**{f"PS {r}": ps_dir(r) / "final.pth" for r in RECIPES},
+            **{f"scratch {w}": None for w in ("full", "total")}}   # None: per arch
+    rows = []
+    for name, arch in [a for a in archs() if not args.only or a[0] in args.only]:
+        cells = []
+        for label, path in nets.items():
+            path = path or scratch_dir(name, label.split()[1]) / "final.pth"
+            if not path.exists():
+                cells.append("–")
+                continue
+            net = rec.build()
+            net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True)["state_dict"])
+            cells.append(f"{100 * evaluate_arch(net, arch, train, test, rec.mean, rec.std):.2f}")
+        if any(c != "–" for c in cells):
+            rows.append([name, arch.short()] + cells)
+    print_table(f"{RUNS}: Fashion-MNIST test top-1 (%), BN recalibrated", ["subnet", "arch"] + list(nets), rows)
+    for r in RECIPES:
+        path = ps_dir(r) / "phase_eval.json"
+        if path.exists():
+            print(f"\nper phase, PS {r} (validation top-1 %):\n" + markdown(json.loads(path.read_text())))
 
 
 def run_report(args) -> None:
@@ -140,7 +206,12 @@ def provenance(rows, history, trained_on: str) -> str:
 def main() -> None:
     global RUNS, SCALE
     p = argparse.ArgumentParser(description=__doc__.splitlines()[1])
-    p.add_argument("stage", choices=("ps", "scratch", "report"))
+    p.add_argument("stage", choices=("ps", "scratch", "report", "compare"))
+    p.add_argument("--recipe", choices=tuple(RECIPES), default="official", help="ps: the training recipe")
+    p.add_argument("--max-steps-per-epoch", type=int, help="cap every epoch (reduced-schedule comparisons)")
+    p.add_argument("--eval-images", type=int, default=5000, help="validation images per end-of-epoch evaluation")
+    p.add_argument("--scratch-epochs", choices=("total", "full"), default="total",
+                   help="scratch: the whole PS budget (default) or the full-network phase's epochs")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--only", nargs="*", help="scratch: only these arch names (e.g. to run two in parallel)")
     p.add_argument("--jobs", type=int, default=1, help="scratch: train this many archs at once, one process each")
@@ -154,7 +225,7 @@ def main() -> None:
     RUNS, SCALE = args.runs.resolve(), args.scale
     torch.set_num_threads(args.threads)
     t0 = time.time()
-    {"ps": run_ps, "scratch": run_scratch, "report": run_report}[args.stage](args)
+    {"ps": run_ps, "scratch": run_scratch, "report": run_report, "compare": run_compare}[args.stage](args)
     print(f"{args.stage} done in {(time.time() - t0) / 60:.1f} min")
 
 

@@ -1,6 +1,12 @@
 """The (arch, top-1) pairs an accuracy predictor learns from, and the resumable builder that
 measures them: sample subnets, evaluate each (BN recalibrated) on a validation split, save after
-every one (atomically), and pick up where a killed run stopped."""
+every one (atomically), and pick up where a killed run stopped.
+
+On N processes (torchrun, gloo or nccl) rank k evaluates every N-th planned arch into its own
+journal `<name>.shard<k>of<N>.json`, with the same resume rules; once every rank is done, the
+journals merge into the dataset file in plan order — the file one process would have written —
+and are removed. Archs in the dataset file or in any shard journal (of any world size) count as
+done, so a run may resume on a different number of processes."""
 from __future__ import annotations
 
 import json
@@ -13,6 +19,7 @@ import numpy as np
 
 from ..arch import ArchBatch, ArchConfig, SearchSpace
 from ..fileio import atomic_write_json
+from ..errors import FileFormatError
 
 FORMAT = "ofa_deploy.accuracy_dataset/1"
 
@@ -50,7 +57,7 @@ class AccuracyDataset:
     def load(cls, path: str | Path) -> "AccuracyDataset":
         obj = json.loads(Path(path).read_text())
         if obj.get("format") != FORMAT:
-            raise ValueError(f"{path} is not an accuracy dataset (format {obj.get('format')!r}, expected {FORMAT!r})")
+            raise FileFormatError(f"{path} is not an accuracy dataset (format {obj.get('format')!r}, expected {FORMAT!r})")
         return cls(obj["supernet"], obj.get("meta", {}), obj.get("records", []))
 
 
@@ -74,29 +81,76 @@ def planned_archs(space: SearchSpace, n: int, seed: int, resolutions: Sequence[i
     return out
 
 
+def _key(arch: dict) -> str:
+    return json.dumps(arch, sort_keys=True)
+
+
+def _open(path: Path, supernet: str, meta: dict[str, Any]) -> AccuracyDataset:
+    """The dataset or journal at `path` (new if absent), checked to match `supernet` and `meta`."""
+    ds = AccuracyDataset.load(path) if path.exists() else AccuracyDataset(supernet, meta)
+    if ds.supernet != supernet or any(ds.meta.get(k) != v for k, v in meta.items()):
+        raise FileFormatError(f"{path} was built for {ds.supernet} with {ds.meta}, not {supernet} with {meta}; "
+                         f"use another --out file or delete this one")
+    return ds
+
+
+def shard_paths(path: str | Path) -> list[Path]:
+    """The shard journals beside the dataset file `path`, of any world size."""
+    path = Path(path)
+    return sorted(path.parent.glob(f"{path.stem}.shard*of*{path.suffix}"))
+
+
 def build_dataset(path: str | Path, supernet: str, space: SearchSpace, evaluate: Callable[[ArchConfig], float],
                   n: int, seed: int = 0, resolutions: Sequence[int] | None = None,
-                  meta: dict[str, Any] | None = None, progress: bool = True) -> AccuracyDataset:
+                  meta: dict[str, Any] | None = None, progress: bool = True,
+                  rank: int = 0, world: int = 1) -> AccuracyDataset:
     """Evaluate the first n planned archs, saving after each; a rerun skips those already done.
 
     `meta` (e.g. weights checksum, data split) must match the file's on resume, so a cache made
-    with other weights or data is never mixed in."""
+    with other weights or data is never mixed in. With `world` > 1 (inside a joined process
+    group) this rank evaluates its share into a journal and every rank returns the merged set."""
     from tqdm.auto import tqdm
 
     path = Path(path)
     meta = {"seed": seed, "resolutions": list(resolutions or space.resolutions), **(meta or {})}
-    ds = AccuracyDataset.load(path) if path.exists() else AccuracyDataset(supernet, meta)
-    if ds.supernet != supernet or any(ds.meta.get(k) != v for k, v in meta.items()):
-        raise ValueError(f"{path} was built for {ds.supernet} with {ds.meta}, not {supernet} with {meta}; "
-                         f"use another --out file or delete this one")
-    done = ds.keys()
-    todo = [a for a in planned_archs(space, n, seed, resolutions)
-            if json.dumps(a.to_dict(), sort_keys=True) not in done]
-    for arch in tqdm(todo, desc=f"evaluate subnets ({len(done)} cached)", disable=not progress):
+    plan = planned_archs(space, n, seed, resolutions)
+    ds = _open(path, supernet, meta)
+    target = path if world == 1 else path.with_name(f"{path.stem}.shard{rank}of{world}{path.suffix}")
+    journal = ds if world == 1 else _open(target, supernet, meta)
+    done = ds.keys().union(*(_open(p, supernet, meta).keys() for p in shard_paths(path)))
+    todo = [a for i, a in enumerate(plan) if i % world == rank and _key(a.to_dict()) not in done]
+    for arch in tqdm(todo, desc=f"evaluate subnets ({len(done)} cached)", disable=not progress or rank != 0):
         t0 = time.perf_counter()
         top1 = float(evaluate(arch))
-        ds.records.append({"arch": arch.to_dict(), "top1": top1, "seconds": round(time.perf_counter() - t0, 3)})
+        journal.records.append({"arch": arch.to_dict(), "top1": top1, "seconds": round(time.perf_counter() - t0, 3)})
+        journal.save(target)
+    if world == 1:   # taking in what an interrupted multi-process run left in its journals
+        return merge_shards(path, supernet, meta, plan) if shard_paths(path) else ds
+    import torch.distributed as dist
+
+    dist.barrier()                      # every journal is complete
+    if rank == 0:
+        merge_shards(path, supernet, meta, plan)
+    dist.barrier()                      # rank 0 has written the file and removed the journals
+    return AccuracyDataset.load(path)
+
+
+def merge_shards(path: str | Path, supernet: str, meta: dict[str, Any], plan: Sequence[ArchConfig],
+                 write: bool = True) -> AccuracyDataset:
+    """The dataset file's records and the shard journals', in plan order (one process's order;
+    records of no longer planned archs last); with `write`, saved to `path`, journals removed."""
+    path = Path(path)
+    ds = _open(path, supernet, meta)
+    shards = shard_paths(path)
+    new = {_key(r["arch"]): r for p in shards for r in _open(p, supernet, meta).records}
+    have = ds.keys()
+    order = {_key(a.to_dict()): i for i, a in enumerate(plan)}
+    ds.records = sorted(ds.records + [r for k, r in new.items() if k not in have],
+                        key=lambda r: order.get(_key(r["arch"]), len(order)))
+    if write:
         ds.save(path)
+        for p in shards:
+            p.unlink()
     return ds
 
 

@@ -4,7 +4,9 @@ image folder, on 1..N processes; run it again in the same --out folder to resume
     ofa-deploy train --supernet tiny --out runs/ps                      # the full PS schedule
     ofa-deploy train --out runs/ps --nproc 2                            # 2 local processes (gloo)
     torchrun --nproc_per_node=2 -m ofa_deploy.cli train --out runs/ps   # the same, under torchrun
-    ofa-deploy train --arch '{"ks": [...], "e": [...], "d": [...]}' --out runs/scratch"""
+    ofa-deploy train --arch '{"ks": [...], "e": [...], "d": [...]}' --out runs/scratch
+    ofa-deploy train --recipe improved --out runs/ps-improved           # sandwich + in-place distillation
+    ofa-deploy train --out runs/ps --sandwich --subnets-per-step 3      # one recipe option changed"""
 from __future__ import annotations
 
 import argparse
@@ -14,6 +16,7 @@ import sys
 from pathlib import Path
 
 from .common import print_table
+from ..errors import BadArgumentError
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -37,6 +40,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--val-images", type=int, default=5000)
     p.add_argument("--calib-images", type=int, default=2000, help="images that recalibrate BN before each evaluation")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--recipe", default="official", choices=("official", "improved"),
+                   help="training recipe: the official PS (default) or sandwich + in-place distillation")
+    onoff = argparse.BooleanOptionalAction
+    p.add_argument("--sandwich", action=onoff, help="largest + smallest subnet in every step (recipe option)")
+    p.add_argument("--keep-largest", action=onoff, help="the largest subnet in every step (recipe option)")
+    p.add_argument("--inplace-distill", action=onoff, help="the live largest subnet teaches the others (recipe option)")
+    p.add_argument("--subnets-per-step", type=int, help="random subnets per step (default: the phase's 1 or 2)")
+    p.add_argument("--restart-warmup-epochs", type=float, help="linear LR warm-up at the start of each later phase")
+    p.add_argument("--decay-bn-bias", action=onoff, help="weight decay on BN and biases too (official: no)")
+    p.add_argument("--bn-momentum", type=float, help="BN running-statistics momentum in training (default 0.1)")
+    p.add_argument("--phase-eval", type=int, default=4, metavar="N",
+                   help="after each phase, evaluate smallest, largest and N random subnets into phase_eval.md "
+                        "(-1: off)")
     p.add_argument("--nproc", type=int, default=1, help="local processes (ignored under torchrun)")
     p.add_argument("--threads", type=int, default=0, help="torch threads per process (default: cores / nproc)")
     p.add_argument("--device", default="auto", help="auto (a GPU per rank when present), cpu or cuda")
@@ -58,16 +74,33 @@ def schedule_from_args(args, space):
         val = getattr(args, name)
         if val is not None:
             if len(val) != 6:
-                raise ValueError(f"--{name} takes one value per PS phase (full, kernel, depth-1, depth-2, "
+                raise BadArgumentError(f"--{name} takes one value per PS phase (full, kernel, depth-1, depth-2, "
                                  f"expand-1, expand-2), 6 in all; got {len(val)}")
             kw[name] = tuple(val)
     return progressive_shrinking(ks=space.ks_choices, e=space.e_choices, d=space.d_choices, **kw)
+
+
+def recipe_from_args(args):
+    """The --recipe with the individual recipe flags applied."""
+    from ..training.recipe import get_recipe
+
+    flags = {"sandwich": args.sandwich, "keep_largest": args.keep_largest, "inplace_distill": args.inplace_distill,
+             "subnets_per_step": args.subnets_per_step, "restart_warmup_epochs": args.restart_warmup_epochs,
+             "bn_momentum": args.bn_momentum,
+             "no_decay_bn_bias": None if args.decay_bn_bias is None else not args.decay_bn_bias}
+    try:
+        return get_recipe(args.recipe, **{k: v for k, v in flags.items() if v is not None})
+    except ValueError as exc:   # the recipe's own message, in the CLI's spelling
+        raise BadArgumentError(str(exc).replace("subnets_per_step", "--subnets-per-step")
+                         .replace("restart_warmup_epochs", "--restart-warmup-epochs")
+                         .replace("bn_momentum", "--bn-momentum")) from None
 
 
 def _config(args, record):
     from ..training import TrainConfig
 
     return TrainConfig(supernet=record.name, global_batch=args.batch, micro_batches=args.micro_batches,
+                       recipe=recipe_from_args(args),
                        kd_ratio=args.kd_ratio, label_smoothing=args.label_smoothing, seed=args.seed,
                        max_steps_per_epoch=args.max_steps_per_epoch, ckpt_every=args.ckpt_every,
                        eval_images=args.val_images, calib_images=args.calib_images,
@@ -86,8 +119,11 @@ def run_rank(rank: int, world: int, args: argparse.Namespace) -> None:
     rec = get_supernet_record(args.supernet)
     train, val = load_training_data(args.data, max(rec.space.resolutions), getattr(rec.spec, "in_channels", 3),
                                     n_val=args.val_images, seed=args.seed)
+    from ..training.phase_eval import PhaseEvaluator
+
+    callbacks = [PhaseEvaluator(n_random=args.phase_eval)] if args.phase_eval >= 0 and not args.arch else []
     Trainer(_config(args, rec), schedule_from_args(args, rec.space), args.out, train, val,
-            rank=rank, world=world, progress=not args.quiet).run()
+            rank=rank, world=world, progress=not args.quiet, callbacks=callbacks).run()
 
 
 def _train(args) -> int:
@@ -98,11 +134,12 @@ def _train(args) -> int:
     rec = get_supernet_record(args.supernet)
     try:   # fail on bad arguments before any process starts
         schedule_from_args(args, rec.space)
+        recipe_from_args(args)
         if args.nproc < 1 or args.batch % (args.nproc * args.micro_batches):
-            raise ValueError(f"--batch {args.batch} must split evenly over --nproc {args.nproc} × "
+            raise BadArgumentError(f"--batch {args.batch} must split evenly over --nproc {args.nproc} × "
                              f"--micro-batches {args.micro_batches}; pick a multiple of their product")
         if args.data.lower() not in FASHION_MNIST_NAMES and not Path(args.data).is_dir():
-            raise ValueError(f"--data {args.data!r} is neither 'fashion-mnist' nor a folder; pass a folder of "
+            raise BadArgumentError(f"--data {args.data!r} is neither 'fashion-mnist' nor a folder; pass a folder of "
                              f"class sub-folders of JPEG/PNG images (optionally under train/ and val/)")
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -133,4 +170,7 @@ def _summary(out: Path) -> None:
     rows = [[h["phase"], h["epoch"], f"{h['seconds']:.0f}", f"{h['loss']:.3f}" if h.get("loss") is not None else "–"]
             + [f"{100 * h[k]:.2f}" if k in h else "–" for k in keys] for h in history]
     print_table(f"{out}: per-epoch validation top-1 (%)", ["phase", "epoch", "s", "loss"] + keys, rows)
+    if (out / "phase_eval.md").exists():
+        print(f"after each phase, fixed subnets (validation top-1 %, {out / 'phase_eval.md'}):")
+        print((out / "phase_eval.md").read_text(), end="")
     print(f"weights: {out / 'final.pth'}")

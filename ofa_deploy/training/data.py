@@ -14,6 +14,7 @@ from typing import Iterator, Sequence
 import numpy as np
 import torch
 import torch.nn.functional as F
+from ..errors import BadArgumentError, FileFormatError
 
 FASHION_MNIST_DIR = Path(os.environ.get("OFA_DEPLOY_FMNIST", "/usr/share/datasets/fashion-mnist"))
 FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
@@ -30,14 +31,14 @@ def read_idx(path: str | Path) -> np.ndarray:
     with opener(path, "rb") as f:
         data = f.read()
     if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] not in _IDX_DTYPES:
-        raise ValueError(f"{path}: not an IDX file (bad magic {data[:4].hex()}); expected 0x0000 + type + ndim")
+        raise FileFormatError(f"{path}: not an IDX file (bad magic {data[:4].hex()}); expected 0x0000 + type + ndim")
     ndim = data[3]
     dims = tuple(int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
     dtype = np.dtype(_IDX_DTYPES[data[2]])
     body = data[4 + 4 * ndim:]
     need = int(np.prod(dims)) * dtype.itemsize
     if len(body) != need:
-        raise ValueError(f"{path}: IDX header says {dims} ({need} bytes) but the file holds {len(body)} bytes; "
+        raise FileFormatError(f"{path}: IDX header says {dims} ({need} bytes) but the file holds {len(body)} bytes; "
                          f"the file is truncated or corrupt — reinstall dataset-fashion-mnist")
     return np.frombuffer(body, dtype=dtype).reshape(dims)
 
@@ -64,14 +65,14 @@ def load_fashion_mnist(split: str = "train", root: str | Path | None = None) -> 
     root = Path(root) if root is not None else FASHION_MNIST_DIR
     prefix = {"train": "train", "test": "t10k"}.get(split)
     if prefix is None:
-        raise ValueError(f"split must be 'train' or 'test', not {split!r} (use split_train_val for val)")
+        raise BadArgumentError(f"split must be 'train' or 'test', not {split!r} (use split_train_val for val)")
     img_path, lab_path = root / f"{prefix}-images-idx3-ubyte.gz", root / f"{prefix}-labels-idx1-ubyte.gz"
     if not img_path.exists() or not lab_path.exists():
         raise FileNotFoundError(f"Fashion-MNIST not found at {root}: install it with "
                                 f"`sudo apt-get install dataset-fashion-mnist` (or set OFA_DEPLOY_FMNIST)")
     images, labels = read_idx(img_path), read_idx(lab_path)
     if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
-        raise ValueError(f"{img_path}: expected images [N, 28, 28] and N labels, got {images.shape} and {labels.shape}")
+        raise FileFormatError(f"{img_path}: expected images [N, 28, 28] and N labels, got {images.shape} and {labels.shape}")
     return ImageSet(torch.from_numpy(images.copy()).unsqueeze(1), torch.from_numpy(labels.astype(np.int64)),
                     FASHION_MNIST_CLASSES)
 
@@ -156,7 +157,7 @@ def training_batch(data: ImageSet, augment: Augment, global_batch: int, seed: in
     The permutation, augmentation and the batch's resolution depend only on (seed, epoch, step),
     so all ranks agree and a resumed run is identical to an uninterrupted one."""
     if global_batch % world:
-        raise ValueError(f"global batch {global_batch} does not split over {world} processes; use a multiple")
+        raise BadArgumentError(f"global batch {global_batch} does not split over {world} processes; use a multiple")
     perm = np.random.default_rng([seed, epoch]).permutation(len(data))
     idx = torch.from_numpy(perm[step * global_batch:(step + 1) * global_batch])
     g = torch.Generator().manual_seed(int(np.random.default_rng([seed, epoch, step]).integers(2 ** 62)))
@@ -185,5 +186,5 @@ def load_training_data(source: str, size: int, channels: int = 1, n_val: int = 5
         return load_image_folder(root / "train", size, channels), load_image_folder(root / "val", size, channels)
     data = load_image_folder(root, size, channels)
     if n_val >= len(data):
-        raise ValueError(f"{root}: {len(data)} images cannot spare {n_val} for validation; pass a smaller --val-images")
+        raise BadArgumentError(f"{root}: {len(data)} images cannot spare {n_val} for validation; pass a smaller --val-images")
     return split_train_val(data, n_val=n_val, seed=seed)

@@ -1,4 +1,5 @@
-"""Progressive shrinking with knowledge distillation, resumable, on 1..N processes.
+"""Progressive shrinking with knowledge distillation, resumable, on 1..N processes. Which subnets
+a step trains and who teaches them is the config's `recipe` (recipe.py; official by default).
 
 A run lives in one folder: `checkpoint.pt` (model, optimizer, teacher, position, RNG state;
 written atomically every few steps), `history.json` (per-epoch metrics), `phase-<name>.pth`
@@ -12,7 +13,6 @@ from __future__ import annotations
 
 import copy
 import json
-import math
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -30,6 +30,8 @@ from .data import Augment, ImageSet, steps_per_epoch, training_batch
 from .ddp import all_reduce_grads, all_reduce_mean, device_for, local_rank
 from .evaluate import evaluate_arch
 from .phases import Phase, Schedule
+from .recipe import Recipe, cosine_lr
+from ..errors import FileFormatError
 
 
 @dataclass
@@ -40,7 +42,7 @@ class TrainConfig:
     global_batch: int = 256
     micro_batches: int = 1            # split each rank's batch; 2 here ≡ 2 processes of 1
     momentum: float = 0.9
-    weight_decay: float = 3e-5        # not on BN and biases, as the official recipe
+    weight_decay: float = 3e-5        # not on BN and biases unless recipe.no_decay_bn_bias is off
     label_smoothing: float = 0.1
     kd_ratio: float = 1.0
     seed: int = 0
@@ -50,10 +52,11 @@ class TrainConfig:
     calib_images: int = 2000          # training images that re-estimate BN before it
     resolutions: tuple[int, ...] | None = None
     device: str = "auto"              # auto: this rank's GPU when CUDA is present, else CPU
+    recipe: Recipe = field(default_factory=Recipe)   # sandwich, distillation, LR, decay, BN (official default)
 
     def to_dict(self) -> dict[str, Any]:
         """A plain dict (for checkpoints and provenance)."""
-        return asdict(self)
+        return {**asdict(self), "recipe": self.recipe.to_dict()}
 
 
 def soft_cross_entropy(logits: torch.Tensor, teacher_logits: torch.Tensor) -> torch.Tensor:
@@ -62,12 +65,8 @@ def soft_cross_entropy(logits: torch.Tensor, teacher_logits: torch.Tensor) -> to
 
 
 def lr_at(phase: Phase, epoch: int, step: int, steps: int) -> float:
-    """Cosine decay over the phase, after a linear warm-up of `phase.warmup_epochs`."""
-    t = epoch + step / steps
-    if t < phase.warmup_epochs:
-        return phase.lr * (t + 1 / steps) / phase.warmup_epochs
-    span = max(phase.epochs - phase.warmup_epochs, 1e-9)
-    return 0.5 * phase.lr * (1 + math.cos(math.pi * (t - phase.warmup_epochs) / span))
+    """The schedule's own LR: cosine decay over the phase after `phase.warmup_epochs` of warm-up."""
+    return cosine_lr(phase.lr, phase.epochs, phase.warmup_epochs, epoch, step, steps)
 
 
 @dataclass
@@ -85,8 +84,11 @@ class Trainer:
     """Runs a Schedule on one supernet; `run()` resumes from `out_dir/checkpoint.pt` if present."""
 
     def __init__(self, cfg: TrainConfig, schedule: Schedule, out_dir: str | Path, train: ImageSet,
-                 val: ImageSet, rank: int = 0, world: int = 1, progress: bool = True):
+                 val: ImageSet, rank: int = 0, world: int = 1, progress: bool = True,
+                 callbacks: tuple = ()):
+        cfg.recipe.check(len(schedule.phases))
         self.cfg, self.schedule, self.out = cfg, schedule, Path(out_dir)
+        self.callbacks = tuple(callbacks)   # objects with on_phase_end(trainer, phase_index)
         self.train_set, self.val_set, self.rank, self.world = train, val, rank, world
         self.progress = progress and rank == 0
         rec = get_supernet_record(cfg.supernet)
@@ -94,6 +96,10 @@ class Trainer:
         torch.manual_seed(cfg.seed)
         self.device = device_for(local_rank()) if cfg.device == "auto" else torch.device(cfg.device)
         self.model = rec.build().to(self.device).train()
+        if cfg.recipe.bn_momentum is not None:
+            for m in self.model.modules():
+                if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                    m.momentum = cfg.recipe.bn_momentum
         self.teacher: nn.Module | None = None
         self.optimizer: torch.optim.Optimizer | None = None
         self.pos = Position()
@@ -123,8 +129,12 @@ class Trainer:
             return False
         state = torch.load(self.ckpt_path, map_location=self.device, weights_only=True)
         if state["schedule"] != [p.to_dict() for p in self.schedule.phases]:
-            raise ValueError(f"{self.ckpt_path} was written by a different schedule; resume with the same "
+            raise FileFormatError(f"{self.ckpt_path} was written by a different schedule; resume with the same "
                              f"settings or start in an empty folder")
+        saved = state["config"].get("recipe", Recipe().to_dict())
+        if saved != self.cfg.recipe.to_dict():
+            raise FileFormatError(f"{self.ckpt_path} was written with recipe {saved}, not {self.cfg.recipe.to_dict()}; "
+                             f"resume with the same recipe or start in an empty folder")
         self.model.load_state_dict(state["model"])
         self.pos = Position(**state["position"])
         if state["teacher"] is not None:
@@ -147,24 +157,30 @@ class Trainer:
 
     def _new_optimizer(self, phase: Phase) -> torch.optim.Optimizer:
         decay, no_decay = [], []
+        exclude = self.cfg.recipe.no_decay_bn_bias
         for name, p in self.model.named_parameters():
-            (no_decay if p.dim() == 1 or "bn" in name else decay).append(p)
-        return torch.optim.SGD([{"params": decay, "weight_decay": self.cfg.weight_decay},
-                                {"params": no_decay, "weight_decay": 0.0}],
+            (no_decay if exclude and (p.dim() == 1 or "bn" in name) else decay).append(p)
+        groups = [{"params": decay, "weight_decay": self.cfg.weight_decay},
+                  {"params": no_decay, "weight_decay": 0.0}]
+        return torch.optim.SGD([g for g in groups if g["params"]],
                                lr=phase.lr, momentum=self.cfg.momentum, nesterov=True)
 
     def _start_phase(self, phase: Phase) -> None:
         if phase.expand_stage is not None:
             self.model.re_organize_middle_weights(phase.expand_stage)
-        if phase.distill and self.teacher is None:
+        if phase.distill and self.teacher is None and not self.cfg.recipe.inplace_distill:
             self.teacher = self._frozen_copy()
         self.optimizer = self._new_optimizer(phase)
         self.pos.started = True
         self.save()
 
-    def _activate(self, phase: Phase, global_step: int, sample: int) -> None:
+    def _activate(self, phase: Phase, global_step: int, sample: int, kind: str = "random") -> None:
         if phase.arch is not None:
             self.model.set_active_subnet(**phase.arch)
+            return
+        if kind != "random":   # the largest / smallest subnet of the phase's space
+            pick = max if kind == "max" else min
+            self.model.set_active_subnet(ks=pick(phase.ks), e=pick(phase.e), d=pick(phase.d))
             return
         self.model.clear_constraint()
         self.model.set_constraint(list(phase.ks), "kernel_size")
@@ -186,7 +202,7 @@ class Trainer:
                                  self.resolutions, self.rank, self.world)
         x, y = x.to(self.device), y.to(self.device)
         for g in self.optimizer.param_groups:
-            g["lr"] = lr_at(phase, epoch, step, steps)
+            g["lr"] = cfg.recipe.lr(phase, pi, epoch, step, steps)
         self.optimizer.zero_grad(set_to_none=True)
         xs, ys = x.chunk(cfg.micro_batches), y.chunk(cfg.micro_batches)
         soft = None
@@ -195,26 +211,31 @@ class Trainer:
                 soft = [self.teacher(m) for m in xs]
         global_step = (pi * 10_000 + epoch) * 100_000 + step
         total, hits = 0.0, 0
-        scale = 1.0 / (cfg.micro_batches * phase.subnets_per_step)
+        plan = cfg.recipe.plan(phase)
+        live = cfg.recipe.inplace_distill and phase.distill
+        scale = 1.0 / (cfg.micro_batches * len(plan))
         micro = _MicroBatchesAsRanks(self.model, cfg.micro_batches)
         for i, (xm, ym) in enumerate(zip(xs, ys)):
             micro.begin()
-            for s in range(phase.subnets_per_step):
-                self._activate(phase, global_step, s)
+            target = soft[i] if soft is not None else None
+            for s, kind in enumerate(plan):
+                self._activate(phase, global_step, s, kind)
                 # dropout draws from the global RNG: seed it by the micro-batch's global index so
                 # ranks × micro-batches and resumed runs see the masks an uninterrupted run sees
                 torch.manual_seed(_derive_seed(cfg.seed, global_step, s, self.rank * cfg.micro_batches + i))
                 out = self.model(xm)
                 loss = F.cross_entropy(out, ym, label_smoothing=cfg.label_smoothing)
-                if soft is not None:
-                    loss = loss + cfg.kd_ratio * soft_cross_entropy(out, soft[i])
+                if target is not None and not (live and kind == "max"):
+                    loss = loss + cfg.kd_ratio * soft_cross_entropy(out, target)
+                if live and kind == "max":   # in-place distillation: the largest teaches this micro-batch
+                    target = out.detach()
                 (loss * scale).backward()
                 total += loss.item() * scale
                 hits += (out.argmax(1) == ym).sum().item()
             micro.end()
         micro.finish(self.world)
         self.optimizer.step()
-        return total, hits / (len(y) * phase.subnets_per_step)
+        return total, hits / (len(y) * len(plan))
 
     def evaluate(self) -> dict[str, float]:
         """Validation top-1 (BN recalibrated): the fixed arch of a from-scratch phase, else the
@@ -236,7 +257,7 @@ class Trainer:
         left = 0
         for i, ph in enumerate(self.schedule.phases[pos.phase:], start=pos.phase):
             done = pos.epoch * steps + pos.step if i == pos.phase else 0
-            left += (ph.epochs * steps - done) * ph.subnets_per_step
+            left += (ph.epochs * steps - done) * len(self.cfg.recipe.plan(ph))
         return left
 
     def run(self) -> nn.Module:
@@ -265,7 +286,7 @@ class Trainer:
             losses.append(loss)
             accs.append(acc)
             self.pos.step = step + 1
-            per_subnet = (time.time() - t0) / (len(losses) * phase.subnets_per_step)
+            per_subnet = (time.time() - t0) / (len(losses) * len(self.cfg.recipe.plan(phase)))
             bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}", acc=f"{np.mean(accs[-20:]):.3f}",
                             run_eta=_hms(per_subnet * self.remaining_subnet_steps()))
             if self.pos.step % self.cfg.ckpt_every == 0 and self.pos.step < steps:
@@ -274,7 +295,9 @@ class Trainer:
         metrics = self.evaluate() if self.rank == 0 else {}
         self.pos.history.append({"phase": phase.name, "epoch": self.pos.epoch + 1, "seconds": time.time() - t0,
                                  "steps": len(losses), "loss": float(np.mean(losses)) if losses else None,
-                                 "train_top1": float(np.mean(accs)) if accs else None, **metrics})
+                                 "train_top1": float(np.mean(accs)) if accs else None,
+                                 "subnets_per_step": len(self.cfg.recipe.plan(phase)),
+                                 "lr_last": self.optimizer.param_groups[0]["lr"], **metrics})
         if self.progress:
             tqdm.write(json.dumps(self.pos.history[-1]))
         self.pos.epoch, self.pos.step = self.pos.epoch + 1, 0
@@ -288,6 +311,9 @@ class Trainer:
         if self.rank == 0:
             with atomic_path(self.out / f"phase-{phase.name}.pth") as tmp:
                 torch.save({"state_dict": self.cpu_state_dict()}, tmp)
+            # before the position moves on: a run killed inside a callback redoes it on resume
+            for cb in self.callbacks:
+                cb.on_phase_end(self, self.pos.phase)
         self.pos = Position(phase=self.pos.phase + 1, history=self.pos.history)
         self.save()
         if self.pos.phase == len(self.schedule.phases) and self.rank == 0:

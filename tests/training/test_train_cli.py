@@ -18,6 +18,8 @@ from ofa_deploy.registry import get_supernet_record
     (["--batch", "15", "--nproc", "2"], "must split evenly"),
     (["--data", "/no/such/folder"], "neither 'fashion-mnist' nor a folder"),
     (["--arch", '{"ks": [3], "e": [3], "d": [1]}'], "ks"),
+    (["--subnets-per-step", "0"], "trains nothing"),
+    (["--recipe", "improved", "--bn-momentum", "3"], "--bn-momentum must lie in (0, 1]"),
 ])
 def test_bad_arguments_exit_2(argv, message, tmp_path, capsys):
     assert main(["train", "--out", str(tmp_path / "run"), *argv]) == 2
