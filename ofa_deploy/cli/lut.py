@@ -20,19 +20,37 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--device", default="", help="device name recorded in the provenance (and default folder)")
     b.add_argument("--out", type=Path, help="table folder (default latency_tables/<supernet>/<device or backend>)")
     _timing_args(b)
-    b.add_argument("--calibrate", type=int, default=30, help="whole subnets measured for the calibration (0: none)")
+    b.add_argument("--calibrate", type=int, default=30,
+                   help="whole subnets measured for the calibration (0: none; else at least 9)")
     b.add_argument("--evaluate", type=int, default=0, help="then evaluate on this many fresh subnets")
     b.set_defaults(func=_build)
 
     e = verbs.add_parser("evaluate", help="measure N subnets whole and report the table's error")
     e.add_argument("table", help="table folder or name")
     e.add_argument("--backend", required=True)
-    e.add_argument("-n", type=int, default=100)
+    e.add_argument("-n", type=int, default=100, help="random held-out subnets")
+    e.add_argument("--searched", type=int, default=6, help="budgets across the table's range whose searched "
+                   "subnets form the second held-out set (0: none)")
     e.add_argument("--serial")
     e.add_argument("--out", type=Path, help="where evaluate.json/png go (default: the table folder)")
     _timing_args(e)
     e.add_argument("--json", action="store_true")
     e.set_defaults(func=_evaluate)
+
+    a = verbs.add_parser("adapt", help="measure a few whole subnets on this host and refit the table's correction")
+    a.add_argument("table", help="table folder or '<supernet>/<device>'")
+    a.add_argument("--backend", required=True, help="the backend the table was measured with, e.g. onnxruntime")
+    a.add_argument("-n", type=int, default=20, help="whole subnets to measure (at least 9; default 20)")
+    a.add_argument("--sessions", type=int, default=3, help="fresh sessions per subnet (default 3)")
+    a.add_argument("--serial", help="adb serial (tflite tables measured on a device)")
+    _timing_args(a, warmup=5, runs=20, min_seconds=0.05)
+    a.add_argument("--json", action="store_true")
+    a.set_defaults(func=_adapt)
+
+    ls = verbs.add_parser("list", help="every shipped table: supernet, resolutions, latency range, source, host")
+    ls.add_argument("pattern", nargs="?", default="*", help="'<supernet>/<device>' with wildcards, e.g. '*tiny*'")
+    ls.add_argument("--json", action="store_true")
+    ls.set_defaults(func=lambda args: __import__("ofa_deploy.cli.tables", fromlist=["lut_list"]).lut_list(args))
 
     s = verbs.add_parser("show", help="describe a table: source, provenance, evaluation figures")
     s.add_argument("table", help="table folder, '<supernet>/<device>', 'note10', or a device name")
@@ -41,11 +59,35 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     s.set_defaults(func=_show)
 
 
-def _timing_args(p: argparse.ArgumentParser) -> None:
+def _timing_args(p: argparse.ArgumentParser, warmup: int = 10, runs: int = 50, min_seconds: float = 0.1) -> None:
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--warmup", type=int, default=10)
-    p.add_argument("--runs", type=int, default=50)
-    p.add_argument("--min-seconds", type=float, default=0.1)
+    p.add_argument("--warmup", type=int, default=warmup)
+    p.add_argument("--runs", type=int, default=runs)
+    p.add_argument("--min-seconds", type=float, default=min_seconds)
+
+
+def _adapt(args) -> int:
+    from ..errors import BadArgumentError
+    from ..latency.adapt import adapt_table
+
+    if args.n < 9:
+        raise BadArgumentError(f"-n {args.n} is too few: adaptation needs -n 9 or more (3 × its 3 parameters)")
+    if args.sessions < 1:
+        raise BadArgumentError(f"--sessions {args.sessions}: pass --sessions 1 or more")
+    res = adapt_table(args.table, args.backend, args.n, _settings(args), args.sessions, serial=args.serial,
+                      progress=True)
+    if args.json:
+        print_json(res.report)
+        return 0
+    rep = res.report
+    rows = {"held-out nets": rep["n_held_out"], "fit nets": rep["n_fit"],
+            "held-out MAPE, calibrated": f"{rep['held_out_calibrated']['mape']:.1f} %",
+            "held-out MAPE, sum of ops": f"{rep['held_out_sum_of_ops']['mape']:.1f} %",
+            "held-out Spearman (cal / sum)": f"{rep['held_out_calibrated']['spearman']:.3f} / "
+                                             f"{rep['held_out_sum_of_ops']['spearman']:.3f}",
+            "host": rep["fingerprint"]["cpu_model"] + f" [{rep['fingerprint']['id']}]", "stored": str(res.path)}
+    print_kv(rep["verdict"], rows)
+    return 0
 
 
 def _settings(args):
@@ -79,13 +121,19 @@ def _evaluate(args) -> int:
     from ..latency.evaluate import evaluate_table
 
     table = load_latency_table(args.table)
-    out = args.out or Path(args.table)
-    report = evaluate_table(table, out, args.backend, args.n, _settings(args), args.serial)
+    out = args.out or (Path(args.table) if Path(args.table).is_dir() else
+                       Path("evaluate_out") / table.name.replace("/", "_").replace(" ", "_"))
+    report = evaluate_table(table, out, args.backend, args.n, _settings(args), args.serial, searched=args.searched)
     if args.json:
         print_json(report)
     else:
-        print_kv(f"{table.name}: calibrated prediction", report["calibrated"])
-        print_kv("sum of ops (official rule)", report["sum_of_ops"])
+        print_kv(f"{table.name}: random subnets, calibrated prediction", report["calibrated"])
+        print_kv("random subnets, sum of ops (official rule)", report["sum_of_ops"])
+        if "searched" in report:
+            print_kv("searched subnets, calibrated prediction", report["searched"]["calibrated"])
+            print_kv("searched subnets, sum of ops", report["searched"]["sum_of_ops"])
+        print_kv("test-retest spread of the measurements", report["test_retest"])
+        print(f"method: {report['method']}")
         print(f"scatter plot: {out / 'evaluate.png'}")
     return 0
 

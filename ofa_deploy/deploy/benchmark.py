@@ -15,9 +15,28 @@ from ..errors import BackendUnavailableError
 from . import get_backend, list_backends
 from .base import MeasureSettings
 from .export import export
+from .timing import SESSIONS, measure_artifact
+
+
+def check_targets(names: Sequence[str], settings: MeasureSettings) -> None:
+    """Before any export: every backend name is known (a missing runtime stays a ❌ row), and an
+    adb serial in the settings answers (connect test) on each backend that measures over adb."""
+    for name in names:
+        get_backend(name, check=False)   # UnknownNameError listing the known names
+    serial = settings.options.get("serial")
+    if serial:
+        takers = [n for n in names if hasattr(get_backend(n, check=False), "connect")]
+        if not takers:
+            from ..errors import BadArgumentError
+
+            raise BadArgumentError(f"adb serial {serial!r} given, but none of {list(names)} measures over adb; "
+                                   f"drop --serial or add a backend that does (tflite)")
+        for n in takers:
+            get_backend(n, check=False).connect(serial)
 
 COLUMNS = ("backend", "format", "precision", "status", "size_mb", "max_abs_diff", "top1_agreement",
-           "median_ms", "p90_ms", "fps", "predicted_ms")
+           "median_ms", "p90_ms", "spread_pct", "fps", "predicted_ms", "budget_ms", "flag")
+OFF_PREDICTION = 0.10   # a measured median this far from the prediction gets ⚠
 
 
 @dataclass
@@ -32,7 +51,10 @@ class BenchmarkRow:
     median_ms: float | None = None
     p90_ms: float | None = None
     fps: float | None = None
+    spread_pct: float | None = None     # (max − min) / median of the session medians, %
     predicted_ms: float | None = None
+    budget_ms: float | None = None
+    flag: str = ""                      # ⚠ over budget / >10 % off the prediction
     artifact: str = ""
     latency: dict[str, Any] = field(default_factory=dict)
 
@@ -67,14 +89,18 @@ class BenchmarkResult:
         from rich.table import Table
 
         t = Table(title=title)
-        for c in ("Backend", "Format", "Precision", "Status", "Size MB", "Parity", "Median ms", "p90 ms", "FPS",
-                  "Predicted ms"):
+        for c in ("Backend", "Format", "Precision", "Status", "Size MB", "Parity", "Median ms", "p90 ms",
+                  "Spread %", "FPS", "Predicted ms", "Budget ms", "⚠"):
             t.add_column(c, justify="left" if c in ("Backend", "Format", "Status") else "right")
         f = lambda v, p=2: "" if v is None else f"{v:.{p}f}"
         for r in self.rows:
             parity = "" if r.max_abs_diff is None else f"{r.max_abs_diff:.1e} / {100 * (r.top1_agreement or 0):.0f}%"
             t.add_row(r.backend, r.format, r.precision, r.status, f(r.size_mb, 1), parity, f(r.median_ms, 3),
-                      f(r.p90_ms, 3), f(r.fps, 0), f(r.predicted_ms, 3))
+                      f(r.p90_ms, 3), f(r.spread_pct, 1), f(r.fps, 0), f(r.predicted_ms, 3), f(r.budget_ms, 2),
+                      r.flag)
+        methods = {r.latency.get("settings", {}).get("method") for r in self.rows if r.latency}
+        if methods - {None}:
+            t.caption = "method: " + "; ".join(sorted(methods - {None}))
         return t
 
     def print(self, title: str = "Benchmark") -> None:
@@ -92,14 +118,19 @@ def default_backends() -> list[str]:
 def benchmark(model: torch.nn.Module, backends: Sequence[str] | None = None, precisions: Sequence[str] = ("fp32",),
               settings: MeasureSettings | None = None, out_dir: str | Path = "benchmark_out",
               example_input: torch.Tensor | None = None, calibration=None, progress: bool = True,
-              predicted: dict[str, float] | None = None) -> BenchmarkResult:
+              predicted: dict[str, float] | None = None, budget_ms: float | None = None,
+              sessions: int = SESSIONS) -> BenchmarkResult:
     """Export `model` to each backend × precision, validate and measure it; never stops at a failure.
 
     predicted: backend name → predicted ms, shown beside the measurement (default: the model card's
-    prediction, for the backend it was made for)."""
+    prediction, for the backend it was made for). budget_ms: default the card's latency constraint.
+    Each artifact is timed by the one measuring method (deploy.timing.measure_artifact)."""
     settings = settings or MeasureSettings()
     names = list(backends) if backends else default_backends()
+    check_targets(names, settings)
     card = getattr(model, "card", None) or {}
+    if budget_ms is None:
+        budget_ms = (card.get("constraints") or {}).get("latency")
     rows = []
     for name in names:
         for precision in precisions:
@@ -112,7 +143,7 @@ def benchmark(model: torch.nn.Module, backends: Sequence[str] | None = None, pre
                 parity = art.card.get("parity") or {}
                 row.max_abs_diff, row.top1_agreement = parity.get("max_abs_diff"), parity.get("top1_agreement")
                 try:
-                    stats = backend.measure(art, settings)
+                    stats = measure_artifact(backend, art, settings, sessions)
                 except BackendUnavailableError as exc:
                     if backend.can_run(art):
                         raise
@@ -121,12 +152,13 @@ def benchmark(model: torch.nn.Module, backends: Sequence[str] | None = None, pre
                     rows.append(_predicted(row, name, card, predicted))
                     continue
                 row.median_ms, row.p90_ms = stats.median, stats.p90
+                row.spread_pct = 100 * stats.settings.get("spread", 0.0)
                 row.fps = 1000.0 / stats.headline if stats.headline else None
                 row.latency = stats.to_dict()
                 row.status = "✅" + (" (estimate)" if stats.settings.get("estimate") else "")
             except Exception as exc:  # recorded, never fatal: the table is the point
                 row.status = f"❌ {type(exc).__name__}: {str(exc).splitlines()[0][:120]}"
-            rows.append(_predicted(row, name, card, predicted))
+            rows.append(_flag(_predicted(row, name, card, predicted), budget_ms))
     result = BenchmarkResult(rows)
     result.save(out_dir)
     if progress:
@@ -142,3 +174,17 @@ def _predicted(row: BenchmarkRow, name: str, card: dict, predicted: dict[str, fl
         row.predicted_ms = pred.get("ms")
     return row
 
+
+
+def _flag(row: BenchmarkRow, budget_ms: float | None) -> BenchmarkRow:
+    """⚠ with the reason when the measured median is over budget or >10 % off the prediction."""
+    row.budget_ms = budget_ms
+    if row.median_ms is None:
+        return row
+    why = []
+    if budget_ms is not None and row.median_ms > budget_ms:
+        why.append("over budget")
+    if row.predicted_ms and abs(row.median_ms - row.predicted_ms) > OFF_PREDICTION * row.predicted_ms:
+        why.append(f"{100 * (row.median_ms / row.predicted_ms - 1):+.0f} % vs predicted")
+    row.flag = ("⚠ " + ", ".join(why)) if why else ""
+    return row

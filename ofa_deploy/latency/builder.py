@@ -4,7 +4,6 @@ through a backend, then calibrate on whole subnets. Resumable: every measurement
 and loses at most the op in flight. Several adb devices (serials) can share one build."""
 from __future__ import annotations
 
-import json
 import os
 import platform
 import queue
@@ -18,13 +17,18 @@ import numpy as np
 
 from ..arch import ArchBatch
 from ..deploy.base import MeasureSettings
+from ..fileio import append_jsonl, read_jsonl
 from ..registry import get_supernet_record
 from ..supernets.ops import Op
-from .calibration import fit_calibration
+from ..errors import BadArgumentError
+from .adapt import N_PARAMS, decide
+from .fingerprint import host_fingerprint
 from .measure import NET_WINDOWS, Measurer, entry_from_stats, is_noisy
 from .table import LatencyTable
 
 JOURNAL = "journal.jsonl"
+METHOD_NOTE = (f"ops: 1 fresh session each; calibration nets: median of {NET_WINDOWS} fresh-session medians "
+               f"(deploy.timing.measure_artifact); warm-up until stable, then timed runs")
 
 
 def unique_ops(supernet: str, resolutions: Sequence[int]) -> list[tuple[int, Op]]:
@@ -48,19 +52,13 @@ class Journal:
     def __init__(self, path: Path):
         self.path, self.lock = path, threading.Lock()
         self.done: dict[str, dict] = {}
-        if path.exists():
-            for line in path.read_text().splitlines():
-                try:
-                    rec = json.loads(line)
-                    self.done[rec["id"]] = rec
-                except (json.JSONDecodeError, KeyError):
-                    continue
+        for rec in read_jsonl(path):
+            if isinstance(rec, dict) and "id" in rec:
+                self.done[rec["id"]] = rec
 
     def add(self, rec: dict) -> None:
-        with self.lock, open(self.path, "a") as f:
-            f.write(json.dumps(rec) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
+        with self.lock:  # starts on a fresh line after a torn one (fileio.append_jsonl)
+            append_jsonl(self.path, rec)
             self.done[rec["id"]] = rec
 
 
@@ -108,11 +106,17 @@ def _run_parallel(todo: list, work, measurers: list[Measurer], journal: Journal,
         raise errors[0]
 
 
-def measure_arch(m: Measurer, supernet, arch) -> float:
+def measure_arch_stats(m: Measurer, supernet, arch, sessions: int = NET_WINDOWS):
+    """A whole subnet timed by the one measuring method: LatencyStats over `sessions` fresh sessions."""
     supernet.set_arch(arch)
     sub = supernet.get_active_subnet()
     c = supernet.spec.in_channels
-    return m.module(sub, (1, c, arch.r, arch.r), "net", windows=NET_WINDOWS).median
+    return m.module(sub, (1, c, arch.r, arch.r), "net", windows=sessions)
+
+
+def measure_arch(m: Measurer, supernet, arch, sessions: int = NET_WINDOWS) -> float:
+    """A whole subnet's latency: the median of `sessions` fresh-session medians."""
+    return measure_arch_stats(m, supernet, arch, sessions).median
 
 
 def build_table(supernet: str, backend: str, out_dir: str | Path, resolutions: Sequence[int] | None = None,
@@ -123,6 +127,10 @@ def build_table(supernet: str, backend: str, out_dir: str | Path, resolutions: S
     from ..supernets import get_supernet
 
     rec = get_supernet_record(supernet)
+    if calibrate and calibrate < 3 * N_PARAMS:
+        raise BadArgumentError(f"calibrate={calibrate} is too few: the calibration has {N_PARAMS} parameters and "
+                               f"needs at least {3 * N_PARAMS} measured subnets (--calibrate {3 * N_PARAMS} or more, "
+                               f"or --calibrate 0 for the plain op sum)")
     resolutions = list(resolutions or rec.space.resolutions)
     settings = settings or MeasureSettings(warmup=5, runs=30)
     measurers = [Measurer(backend, settings.with_options(serial=s)) for s in serials] or [Measurer(backend, settings)]
@@ -152,16 +160,19 @@ def build_table(supernet: str, backend: str, out_dir: str | Path, resolutions: S
     todo_nets = [a for a in cal_archs if f"net|{a.to_json()}" not in journal.done]
     _run_parallel(todo_nets, lambda m, a: {"id": f"net|{a.to_json()}", "ms": measure_arch(m, net, a)},
                   measurers[:1], journal, "calibration nets")
-    if calibrate:
+    cal_report = None
+    if calibrate:  # kept only if it beats the plain sum on held-out nets (adapt.decide)
         measured = np.array([journal.done[f"net|{a.to_json()}"]["ms"] for a in cal_archs])
-        table.calibration = fit_calibration(table.op_sum(cal_archs), table.n_ops(cal_archs), measured)
+        table.calibration, cal_report = decide(table, cal_archs, measured, seed)
     table.provenance = {
         "name": table.name, "backend": backend, "device": device or f"{backend} on {platform.node()}",
         "host": platform.node(), "machine": platform.machine(), "processor": platform.processor(),
         "cpu_count": os.cpu_count(), "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "fingerprint": host_fingerprint(backend), "method": METHOD_NOTE,
         **measurers[0].describe(), "serials": list(serials), "ops_measured": len(ops),
         "build_seconds_ops": round(op_seconds, 1), "build_seconds_total": round(time.time() - t0, 1),
         "measure_seconds_all_runs": _seconds_by_kind(journal.done.values()),
+        "calibration_check": cal_report,
         "predictor": "sum of op medians (the official rule uses the mean; both are stored), then calibration",
     }
     table.save(out)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import numpy as np
+from ..errors import BadArgumentError
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,7 @@ def fit_calibration(op_sum: np.ndarray, n_ops: np.ndarray, measured: np.ndarray)
     """Least squares on relative error (every subnet counts the same whatever its size)."""
     op_sum, n_ops, measured = (np.asarray(v, dtype=np.float64) for v in (op_sum, n_ops, measured))
     if len(measured) < 4:
-        raise ValueError(f"calibration needs at least 4 measured subnets, got {len(measured)}")
+        raise BadArgumentError(f"calibration needs at least 4 measured subnets, got {len(measured)}")
     X = np.stack([op_sum, n_ops, np.ones_like(op_sum)], axis=1) / measured[:, None]
     a, c, b = np.linalg.lstsq(X, np.ones_like(measured), rcond=None)[0]
     cal = Calibration(float(a), float(c), float(b), len(measured), mape(op_sum, measured), 0.0)

@@ -11,8 +11,8 @@ import numpy as np
 from ..arch import ArchBatch
 from ..deploy.base import MeasureSettings
 from ..fileio import atomic_path, atomic_write_json
-from .builder import Journal, _run_parallel, measure_arch
-from .measure import Measurer
+from .builder import Journal, _run_parallel, measure_arch_stats
+from .measure import NET_WINDOWS, Measurer
 from .table import LatencyTable
 
 
@@ -71,25 +71,60 @@ def scatter_plot(pred: np.ndarray, meas: np.ndarray, raw: np.ndarray | None, pat
     return path
 
 
+def searched_archs(table: LatencyTable, n: int, seed: int = 1) -> list:
+    """The subnets search returns for `n` budgets spread over the table's predicted range (the
+    held-out set where the predictor must be right). Imported lazily: search imports latency."""
+    from ..search import search
+    from ..search.evolution import EvolutionConfig
+
+    pool = ArchBatch.sample(table.spec.space, 400, rng=seed + 7, resolutions=table.resolutions)
+    lo, hi = np.percentile(table.predict(pool), [10, 95])
+    budgets = [float(b) for b in np.linspace(lo, hi, max(1, n))]
+    front = search(table.supernet, latency_table=table, pareto=budgets, seed=seed, progress=False,
+                   config=EvolutionConfig(population=100, generations=100))
+    return [p.arch for p in front.points]
+
+
+def _measure_set(name: str, archs, table, folder, m, net) -> tuple[dict, np.ndarray, list[float]]:
+    journal = Journal(folder / "evaluate_journal.jsonl")
+    todo = [a for a in archs if f"net|{a.to_json()}" not in journal.done]
+
+    def work(mm, a):
+        st = measure_arch_stats(mm, net, a)
+        return {"id": f"net|{a.to_json()}", "ms": st.median, "spread": st.settings.get("spread", 0.0)}
+
+    _run_parallel(todo, work, [m], journal, f"evaluate nets ({name})")
+    meas = np.array([journal.done[f"net|{a.to_json()}"]["ms"] for a in archs])
+    spreads = [journal.done[f"net|{a.to_json()}"].get("spread", float("nan")) for a in archs]
+    raw, pred = table.op_sum(archs), table.predict(archs)
+    return {"calibrated": metrics(pred, meas), "sum_of_ops": metrics(raw, meas)}, meas, spreads
+
+
 def evaluate_table(table: LatencyTable, folder: str | Path, backend: str, n: int = 100,
-                   settings: MeasureSettings | None = None, serial: str | None = None, seed: int = 1) -> dict[str, Any]:
-    """Measure `n` fresh subnets (not the calibration ones), report, plot, and write evaluate.json."""
+                   settings: MeasureSettings | None = None, serial: str | None = None, seed: int = 1,
+                   searched: int = 0) -> dict[str, Any]:
+    """Measure `n` fresh random subnets (not the calibration ones) and, with `searched`, the subnets
+    search returns for that many budgets; report both sets, the test-retest spread of the
+    measurements (session-to-session, per net), plot, and write evaluate.json."""
     from ..supernets import get_supernet
 
     folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
     settings = settings or MeasureSettings(warmup=5, runs=30)
     m = Measurer(backend, settings.with_options(serial=serial) if serial else settings)
-    archs = ArchBatch.sample(table.spec.space, n, rng=seed, resolutions=table.resolutions).to_archs()
-    journal = Journal(folder / "evaluate_journal.jsonl")
     net = get_supernet(table.supernet)
-    todo = [a for a in archs if f"net|{a.to_json()}" not in journal.done]
-    _run_parallel(todo, lambda mm, a: {"id": f"net|{a.to_json()}", "ms": measure_arch(mm, net, a)}, [m], journal,
-                  "evaluate nets")
-    meas = np.array([journal.done[f"net|{a.to_json()}"]["ms"] for a in archs])
-    raw, pred = table.op_sum(archs), table.predict(archs)
-    report = {"table": table.name, "backend": backend, "calibrated": metrics(pred, meas),
-              "sum_of_ops": metrics(raw, meas), "settings": settings.to_dict(),
-              "plot": "evaluate.png"}
-    scatter_plot(pred, meas, raw, folder / "evaluate.png", f"{table.name}: n={n}")
+    archs = ArchBatch.sample(table.spec.space, n, rng=seed, resolutions=table.resolutions).to_archs()
+    rand, meas, spreads = _measure_set("random", archs, table, folder, m, net)
+    report = {"table": table.name, "backend": backend, **rand, "settings": settings.to_dict(),
+              "method": f"median of {NET_WINDOWS} fresh-session medians per net (deploy.timing)", "plot": "evaluate.png"}
+    if searched:
+        s_archs = searched_archs(table, searched, seed)
+        report["searched"], _, s_spreads = _measure_set("searched", s_archs, table, folder, m, net)
+        spreads += s_spreads
+    sp = np.array([x for x in spreads if np.isfinite(x)]) * 100
+    report["test_retest"] = {"median_spread_pct": float(np.median(sp)) if sp.size else None,
+                             "p90_spread_pct": float(np.percentile(sp, 90)) if sp.size else None,
+                             "what": "(max-min)/median of the session medians of each net"}
+    scatter_plot(table.predict(archs), meas, table.op_sum(archs), folder / "evaluate.png", f"{table.name}: n={n}")
     atomic_write_json(folder / "evaluate.json", report)
     return report

@@ -11,15 +11,14 @@ import torch
 
 from ..deploy import get_backend
 from ..deploy.base import LatencyStats, MeasureSettings
+from ..deploy.timing import measure_artifact
 from ..supernets.ops import Op
 
-# A timing whose median is this far above its fastest run was disturbed (another process took the
-# core for most of the window): re-time it, up to NOISY_RETRIES more times, and keep the calmest.
+# A journal entry whose median is this far above its fastest run was disturbed (another process
+# took the core): a resumed build times it again.
 NOISY_RATIO = 1.5
-NOISY_RETRIES = 3
-# A whole network is timed in this many separate windows, keeping the calmest: a neighbour that
-# slows a whole window (its fastest run too) escapes the ratio test above. Exporting a net costs
-# far more than timing it, so the extra windows are nearly free.
+# A whole network is timed in this many fresh sessions (median of their medians); exporting a net
+# costs far more than timing it, so the extra sessions are nearly free.
 NET_WINDOWS = 3
 
 
@@ -40,20 +39,13 @@ class Measurer:
 
     def module(self, module: torch.nn.Module, input_shape: tuple[int, ...], name: str = "m",
                settings: MeasureSettings | None = None, windows: int = 1) -> LatencyStats:
-        """Export `module`, time it in `windows` separate windows (plus up to NOISY_RETRIES more
-        while the calmest is still noisy) and return the calmest window's statistics."""
+        """Export `module` and time it by the one measuring method (deploy.timing.measure_artifact)
+        in `windows` fresh sessions: the median of the session medians, with their spread."""
         tmp = Path(tempfile.mkdtemp(prefix="ofa_lut_"))
         try:
             g = torch.Generator().manual_seed(0)
             art = self.backend.export(module.eval(), torch.randn(input_shape, generator=g), tmp, name=name)
-            timings = [self.backend.measure(art, settings or self.settings) for _ in range(max(1, windows))]
-            best = min(timings, key=lambda s: s.median)
-            for _ in range(NOISY_RETRIES):
-                if not is_noisy(best.median, best.min):
-                    break
-                again = self.backend.measure(art, settings or self.settings)
-                best = min(best, again, key=lambda s: s.median)
-            return best
+            return measure_artifact(self.backend, art, settings or self.settings, sessions=max(1, windows))
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 
@@ -70,4 +62,5 @@ class Measurer:
 def entry_from_stats(stats: LatencyStats) -> dict:
     """A table entry: the official fields first, our extra statistics after."""
     return {"count": stats.count, "mean": round(stats.mean, 6), "std": round(stats.std, 6),
-            "median": round(stats.median, 6), "p90": round(stats.p90, 6), "min": round(stats.min, 6)}
+            "median": round(stats.median, 6), "p90": round(stats.p90, 6), "min": round(stats.min, 6),
+            "spread": stats.settings.get("spread", 0.0)}

@@ -9,6 +9,7 @@ from ..errors import OfaDeployError, UnknownNameError, WeightsUnavailableError
 from ..registry import ASSETS, DEVICES, get_supernet_record
 from .estimated import fit_device
 from .format import read_table_file
+from .adapt import host_aware
 from .table import LatencyTable
 
 OFFICIAL_NOTE10_SUPERNET = "ofa_mbv3_d234_e346_k357_w1.2"
@@ -43,7 +44,7 @@ def predictor_for_device(device: str, supernet: str):
     rec, sn = DEVICES.get(device), get_supernet_record(supernet).name
     folder = shipped_table_dir(sn, rec.name)
     if (folder / "provenance.json").exists():
-        return LatencyTable.load(folder, name=f"{rec.name} (measured)")
+        return host_aware(LatencyTable.load(folder, name=f"{rec.name} (measured)"))
     if rec.name == "note10" and sn == OFFICIAL_NOTE10_SUPERNET:
         try:
             return official_note10_table()
@@ -61,8 +62,12 @@ def load_latency_table(name_or_path: str | Path, supernet: str | None = None):
     """A table from a folder path, 'note10' (official), '<supernet>/<device>' (shipped), or a
     device name (with `supernet`, default the w1.0 space)."""
     p = Path(name_or_path)
-    if p.is_dir():
-        return LatencyTable.load(p, supernet)
+    from ..registry import SUPERNETS
+
+    looks_like_path = p.exists() or p.is_absolute() or str(name_or_path).startswith(".") or \
+        ("/" in str(name_or_path) and str(name_or_path).split("/", 1)[0] not in SUPERNETS)
+    if p.is_dir() or looks_like_path:  # a missing folder or a file gets the loader's clear error
+        return host_aware(LatencyTable.load(p, supernet))
     name = str(name_or_path)
     if name.lower() in ("note10", "note10-official") and (supernet is None or
                                                           get_supernet_record(supernet).name == OFFICIAL_NOTE10_SUPERNET):
@@ -71,7 +76,7 @@ def load_latency_table(name_or_path: str | Path, supernet: str | None = None):
         sn, dev = name.split("/", 1)
         folder = shipped_table_dir(sn, dev)
         if (folder / "provenance.json").exists():
-            return LatencyTable.load(folder)
+            return host_aware(LatencyTable.load(folder))
         raise UnknownNameError("latency table", name, list_shipped_tables())
     if name in DEVICES:
         return predictor_for_device(name, supernet or "ofa_mbv3_d234_e346_k357_w1.0")

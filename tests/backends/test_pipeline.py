@@ -12,9 +12,9 @@ from ofa_deploy.deploy import get_backend
 from ofa_deploy.deploy.validate import validate_outputs
 
 
-def test_export_logs_validates_and_writes_card(tiny_subnet, tmp_path, capsys):
+def test_export_logs_validates_and_writes_card(tiny_subnet, tmp_path, library_log):
     art = ofa_deploy.export(tiny_subnet, "onnx", tmp_path)
-    out = capsys.readouterr().out
+    out = library_log.text
     assert "ONNX: export success ✅" in out and f"saved as '{art.path}'" in out and "MB)" in out
     assert "ONNX: validate success ✅" in out and "max|Δ|" in out
     side = json.loads(art.sidecar.read_text())
@@ -63,17 +63,23 @@ def test_measure_settings_and_timing_loop():
     calls = []
     stats = time_callable(lambda: calls.append(1), MeasureSettings(warmup=3, runs=20, min_seconds=0.05,
                                                                        cpu_affinity=(0,)))
-    assert len(calls) >= 23 and stats.count == len(calls) - 3
+    warm = stats.settings["warmup_runs_done"]     # ≥3, more until two warm-up windows agree
+    assert warm >= 3 and len(calls) >= 20 + warm and stats.count == len(calls) - warm
     assert stats.min <= stats.median <= stats.p90 <= stats.max and stats.settings["cpu_affinity"] == [0]
 
 
 def test_benchmark_records_failures_without_stopping(tiny_subnet, tmp_path):
-    res = ofa_deploy.benchmark(tiny_subnet, backends=["onnxruntime", "no-such-backend", "openvino"],
+    from ofa_deploy.errors import UnknownNameError
+
+    with pytest.raises(UnknownNameError, match="no-such-backend"):   # names are checked before any export
+        ofa_deploy.benchmark(tiny_subnet, backends=["onnxruntime", "no-such-backend"], out_dir=tmp_path / "x",
+                             progress=False)
+    assert not (tmp_path / "x").exists()
+    res = ofa_deploy.benchmark(tiny_subnet, backends=["onnxruntime", "openvino"],
                                settings=MeasureSettings(warmup=2, runs=10), out_dir=tmp_path, progress=False)
     status = {r.backend: r.status for r in res.rows}
     assert status["onnxruntime"].startswith("✅") and status["openvino"].startswith("✅")
-    assert status["no-such-backend"].startswith("❌") and "unknown backend" in status["no-such-backend"]
     ok = [r for r in res.rows if r.ok]
-    assert all(r.median_ms > 0 and r.fps > 0 and r.size_mb > 0 for r in ok)
+    assert all(r.median_ms > 0 and r.fps > 0 and r.size_mb > 0 and r.spread_pct is not None for r in ok)
     rows = json.loads((tmp_path / "benchmark.json").read_text())
-    assert len(rows) == 3 and (tmp_path / "benchmark.csv").read_text().startswith("backend,format,precision")
+    assert len(rows) == 2 and (tmp_path / "benchmark.csv").read_text().startswith("backend,format,precision")
