@@ -5,16 +5,18 @@ sources, a model card) and how to export and benchmark itself. `list_models` and
 show the names the registry owns, with timm-style wildcards."""
 from __future__ import annotations
 
-import types
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import torch
 from torch import nn
 
-from . import __version__
 from .arch import ArchConfig
-from .errors import OfaDeployError, WeightsUnavailableError
+from .card import DRY_RUN, ModelCard, published_card, subnet_card
+from .deployable import DeployableModel
+from .errors import BadArgumentError, OfaDeployError, WeightsUnavailableError
+from .fileio import load_torch_file
 from .registry import DEVICES, SPECIALIZED, SUPERNETS, SpecializedNetRecord, SupernetRecord, get_supernet_record
 
 DEFAULT_SUPERNET = "ofa_mbv3_d234_e346_k357_w1.0"
@@ -25,14 +27,9 @@ def list_models(pattern: str = "*", kind: str = "all", pretrained: bool = False)
     """Supernet and published specialized-net names matching `pattern` (wildcards, any case).
 
     kind: 'all', 'supernet' or 'specialized'; pretrained=True keeps names with registered weights."""
-    if kind not in ("all", "supernet", "specialized"):
-        raise ValueError(f"kind must be 'all', 'supernet' or 'specialized', not {kind!r}")
-    out = []
-    if kind in ("all", "supernet"):
-        out += [r.name for r in SUPERNETS.records(pattern) if not pretrained or r.weights is not None]
-    if kind in ("all", "specialized"):
-        out += [r.name for r in SPECIALIZED.records(pattern) if not pretrained or r.weights is not None]
-    return out
+    from .registry import list_names
+
+    return list_names(pattern, kind, pretrained)
 
 
 def list_devices(pattern: str = "*") -> list[str]:
@@ -40,11 +37,42 @@ def list_devices(pattern: str = "*") -> list[str]:
     return DEVICES.names(pattern)
 
 
+@dataclass(frozen=True)
+class SearchRequest:
+    """What get_model asks the search for (everything but the latency limit, which verify may tighten)."""
+
+    supernet: str
+    device: str | None = None
+    latency: float | None = None
+    macs: float | None = None
+    params: float | None = None
+    accuracy_predictor: Any = None
+    latency_table: Any = None
+    resolutions: Sequence[int] | None = None
+    seed: int = 0
+    cache: bool = True
+    progress: bool = True
+
+
+@dataclass(frozen=True)
+class SearchOutcome:
+    """The search's best arch and what is known about it."""
+
+    arch: ArchConfig
+    score: float | None = None                      # predicted top-1 (None for non-accuracy scores)
+    values: dict[str, float] = field(default_factory=dict)
+    limits: dict[str, float] = field(default_factory=dict)
+    latency: dict[str, Any] = field(default_factory=dict)
+    accuracy: dict[str, Any] = field(default_factory=dict)
+    search: dict[str, Any] = field(default_factory=dict)
+
+
 def get_model(device: str | None = None, latency: float | None = None, supernet: str = DEFAULT_SUPERNET, *,
               macs: float | None = None, params: float | None = None, accuracy_predictor: Any = None,
               latency_table: Any = None, resolutions: Sequence[int] | None = None, pretrained: bool = True,
               weights: str | Path | None = None, calib_data: Iterable | str | None = "auto",
-              prefer_published: bool = False, seed: int = 0, cache: bool = True, progress: bool = True) -> nn.Module:
+              prefer_published: bool = False, seed: int = 0, cache: bool = True, progress: bool = True,
+              verify: bool | None = None, arch: Any = None) -> DeployableModel:
     """The most accurate subnet of `supernet` whose predicted latency on `device` is ≤ `latency` ms
     (and MACs ≤ `macs`, params ≤ `params`), as a ready static PyTorch model in eval mode.
 
@@ -52,76 +80,87 @@ def get_model(device: str | None = None, latency: float | None = None, supernet:
     that net is built from its net.config with its weights. calib_data: batches to recalibrate BN on,
     'auto' (the supernet's own dataset when it is on this machine) or None. A published net that
     meets the budget with a higher published top-1 than the search predicts is offered in the log
-    and the card; prefer_published=True returns it instead."""
+    and the card; prefer_published=True returns it instead. verify (default: True when the device's
+    backend can measure from here): export and measure the winner, and search again with a corrected
+    limit while the measured median is over budget (see ofa_deploy.verify). arch: extract this arch
+    instead of searching."""
     if device is not None and device in SPECIALIZED and device not in DEVICES:
         return load_published(device, pretrained=pretrained, weights=weights)
     record = get_supernet_record(supernet)
     if device is not None:
         device = DEVICES.get(device).name
     net = _load_supernet(record, pretrained, weights)
-    found = _search(record, device, latency, macs, params, accuracy_predictor, latency_table, resolutions, seed,
-                    cache, progress)
+    request = SearchRequest(record.name, device, latency, macs, params, accuracy_predictor, latency_table,
+                            resolutions, seed, cache, progress)
+    if arch is not None:   # a known arch (as printed, a dict or JSON): extract it, no search
+        found, verify = SearchOutcome(ArchConfig.coerce(arch, record.space)), False
+    else:
+        found = _search(record, request)
+    verification, found = _verify(verify, net, record, request, found)
     alt = _published_alternative(record, device, latency, found)
     if alt is not None and prefer_published:
         return load_published(alt.name, pretrained=pretrained)
-    net.set_arch(found["arch"])
-    model = net.get_active_subnet(preserve_weight=True).eval()
-    bn = _calibrate(model, record, found["arch"], calib_data)
-    card = _card(record, device, latency, found, bn, weights, pretrained, alt)
-    return attach(model, card, found["arch"])
+    model = _cut(net, found.arch)
+    bn = _calibrate(model, record, found.arch, calib_data)
+    card = subnet_card(record, device, latency, found.arch, found, bn, weights, pretrained, alt)
+    if verification is not None:
+        card = card.updated(verification=verification)
+    return DeployableModel(model, card, found.arch)
 
 
-def load_published(name: str, pretrained: bool = True, weights: str | Path | None = None) -> nn.Module:
+def _cut(net: nn.Module, arch: ArchConfig) -> nn.Module:
+    net.set_arch(arch)
+    return net.get_active_subnet(preserve_weight=True).eval()
+
+
+def _verify(verify: bool | None, net, record, request: SearchRequest, found: SearchOutcome):
+    """(verification record for the card or None, the outcome to use)."""
+    from . import verify as v
+
+    measurable = request.latency is not None and "latency" in found.values and \
+        v.measuring_backend(request.device) is not None
+    if verify is None:
+        verify = measurable
+    if not verify:
+        if request.latency is None or "latency" not in found.values:
+            return None, found
+        why = "verify=False" if measurable else f"{request.device or 'this latency model'} cannot be measured from here"
+        return v.unverified_record(f"predicted, not measured ({why})"), found
+    if not measurable:
+        raise OfaDeployError(f"verify=True needs a latency budget on a device whose backend measures from here "
+                             f"(onnxruntime-cpu, openvino-cpu, litert-cpu, a phone with an adb serial); "
+                             f"{request.device!r} cannot. Pass verify=False")
+    build = lambda outcome: DeployableModel(_cut(net, outcome.arch), {"name": "verify", "in_channels":
+                                            getattr(record.spec, "in_channels", 3)}, outcome.arch)
+    research = lambda limit: _search(record, replace(request, latency=limit, progress=False))
+    found2, rec = v.verify_loop(request.latency, request.device, record.name, found, build, research)
+    return rec, found2
+
+
+def load_published(name: str, pretrained: bool = True, weights: str | Path | None = None) -> DeployableModel:
     """A published specialized net, built from its official net.config (weights from the hub)."""
     from .supernets import build_static
 
     rec = SPECIALIZED.get(name)
     model = build_static(rec.net_config)
-    source = "random init (pretrained=False)"
+    source, dry = DRY_RUN, True
     if weights is not None or pretrained:
         from . import hub
         from .supernets import load_checkpoint
 
         path = Path(weights) if weights is not None else hub.fetch(rec.weights)
         load_checkpoint(model, path)
-        source = str(weights) if weights is not None else rec.weights.name
+        source, dry = (str(weights) if weights is not None else rec.weights.name), False
     arch = _published_arch(rec)
-    card = {"name": rec.name.replace("@", "-"), "kind": "published", "supernet": rec.supernet,
-            "device": rec.device, "resolution": rec.image_size, "in_channels": 3,
-            "arch": arch.to_dict() if arch else None, "weights": source,
-            "published": {"latency_ms": rec.latency_ms, "flops_m": rec.flops_m, "top1": rec.top1,
-                          "finetune_epochs": rec.finetune_epochs},
-            "predicted_accuracy": {"top1": rec.top1 / 100, "source": "published (ImageNet val, official)"},
-            "ofa_deploy": __version__}
-    if rec.latency_ms:
-        card["predicted_latency"] = {"ms": rec.latency_ms, "device": rec.device, "source": "published",
-                                     "backend": DEVICES.get(rec.device).backend if rec.device in DEVICES else None}
-    return attach(model.eval(), card, arch, (1, 3, rec.image_size, rec.image_size))
+    backend = DEVICES.get(rec.device).backend if rec.device in DEVICES else None
+    card = published_card(rec, arch, source, dry, backend)
+    return DeployableModel(model.eval(), card, arch, (1, 3, rec.image_size, rec.image_size))
 
 
-def attach(model: nn.Module, card: dict[str, Any], arch: ArchConfig | None,
-           input_shape: tuple[int, ...] | None = None) -> nn.Module:
-    """Give a static model its identity (card, arch, input_shape) and the export/benchmark methods."""
-    model.card = card
-    model.arch = arch
-    model.input_shape = tuple(input_shape or (1, card.get("in_channels", 3), arch.r, arch.r))
-    model.export = types.MethodType(_export, model)
-    model.benchmark = types.MethodType(_benchmark, model)
-    return model
-
-
-def _export(self, format: str, out_dir: str | Path = "export", precision: str = "fp32", **kwargs):
-    """Export this model through the backend plugin for `format` (see ofa_deploy.export)."""
-    from .deploy.export import export
-
-    return export(self, format, out_dir, precision=precision, **kwargs)
-
-
-def _benchmark(self, backends: Sequence[str] | None = None, **kwargs):
-    """Export and measure this model on each backend (see ofa_deploy.benchmark)."""
-    from .deploy.benchmark import benchmark
-
-    return benchmark(self, backends=backends, **kwargs)
+def attach(model: nn.Module, card: Mapping[str, Any], arch: ArchConfig | None,
+           input_shape: tuple[int, ...] | None = None) -> DeployableModel:
+    """A static net as a DeployableModel with this card (a ModelCard or its dict form)."""
+    return DeployableModel(model.eval(), card, arch, input_shape)
 
 
 # ---- the steps of get_model ----------------------------------------------------------------------
@@ -134,25 +173,23 @@ def _load_supernet(record: SupernetRecord, pretrained: bool, weights: str | Path
         raise WeightsUnavailableError(f"{exc} For a dry run with random weights pass pretrained=False.") from None
 
 
-def _search(record, device, latency, macs, params, accuracy_predictor, latency_table, resolutions, seed,
-            cache, progress) -> dict[str, Any]:
-    """The search's best arch and what is known about it, as one dict."""
+def _search(record: SupernetRecord, q: SearchRequest) -> SearchOutcome:
+    """The search's best arch for request `q`."""
     from .search import search
 
-    if device is None and latency_table is None and latency is not None:
-        raise OfaDeployError(f"latency={latency} ms needs a device (one of {', '.join(list_devices()[:6])}, …) "
+    if q.device is None and q.latency_table is None and q.latency is not None:
+        raise OfaDeployError(f"latency={q.latency} ms needs a device (one of {', '.join(list_devices()[:6])}, …) "
                              f"or latency_table=<path>")
-    if device is None and latency_table is None and macs is None and params is None:
-        arch = record.space.largest(max(resolutions or record.space.resolutions))
-        return {"arch": arch, "score": None, "values": {}, "latency": {}, "accuracy": {}, "search": {}}
-    res = search(record.name, device=device, latency=latency, latency_table=latency_table,
-                 accuracy_predictor=accuracy_predictor, macs=macs, params=params, resolutions=resolutions,
-                 seed=seed, cache=cache, progress=progress)
-    return {"arch": res.arch, "score": res.score if res.predicted_accuracy is not None else None,
-            "proxy_score": res.score, "values": res.values, "limits": res.limits, "latency": res.latency,
-            "accuracy": res.accuracy,
-            "search": {"seed": res.seed, "seconds": res.seconds, "cache_key": res.cache_key,
-                       "config": res.config, "resolutions": res.resolutions}}
+    if q.device is None and q.latency_table is None and q.macs is None and q.params is None:
+        return SearchOutcome(record.space.largest(max(q.resolutions or record.space.resolutions)))
+    res = search(record.name, device=q.device, latency=q.latency, latency_table=q.latency_table,
+                 accuracy_predictor=q.accuracy_predictor, macs=q.macs, params=q.params, resolutions=q.resolutions,
+                 seed=q.seed, cache=q.cache, progress=q.progress)
+    return SearchOutcome(
+        res.arch, res.score if res.predicted_accuracy is not None else None, dict(res.values), dict(res.limits),
+        dict(res.latency), dict(res.accuracy),
+        {"seed": res.seed, "seconds": res.seconds, "cache_key": res.cache_key, "config": res.config,
+         "resolutions": res.resolutions})
 
 
 def _published_arch(rec: SpecializedNetRecord) -> ArchConfig | None:
@@ -173,11 +210,11 @@ def _published_alternative(record, device, latency, found) -> SpecializedNetReco
     if not fits:
         return None
     best = max(fits, key=lambda r: r.top1)
-    if found["score"] is not None and best.top1 / 100 <= found["score"]:
+    if found.score is not None and best.top1 / 100 <= found.score:
         return None
     from .log import LOGGER
 
-    pred = f"{100 * found['score']:.1f}%" if found["score"] is not None else "no accuracy prediction"
+    pred = f"{100 * found.score:.1f}%" if found.score is not None else "no accuracy prediction"
     LOGGER.info(f"ℹ️  published net {best.name} ({best.latency_ms:g} ms, top-1 {best.top1}% after "
                 f"{best.finetune_epochs} fine-tune epochs) meets this budget; the search found {pred}. "
                 f"Use get_model('{best.name}') or prefer_published=True to get it.")
@@ -192,7 +229,7 @@ def _calibrate(model: nn.Module, record: SupernetRecord, arch: ArchConfig, calib
         return "inherited from the supernet (calib_data=None)"
     if isinstance(calib_data, str):
         if calib_data != "auto":
-            raise ValueError(f"calib_data must be batches of images, 'auto' or None, not {calib_data!r}")
+            raise BadArgumentError(f"calib_data must be batches of images, 'auto' or None, not {calib_data!r}")
         data = _own_dataset(record)
         if data is None:
             return (f"inherited from the supernet (no {record.dataset} data on this machine; pass calib_data="
@@ -216,51 +253,23 @@ def _own_dataset(record: SupernetRecord):
         return None
 
 
-def _card(record, device, latency, found, bn, weights, pretrained, alt) -> dict[str, Any]:
-    from .profile import count_macs, count_params
-
-    arch: ArchConfig = found["arch"]
-    spec = record.spec
-    tag = f"{device}-{latency:g}ms" if device and latency is not None else "custom"
-    card: dict[str, Any] = {
-        "name": f"{record.name}-{tag}", "kind": "subnet", "supernet": record.name, "device": device,
-        "arch": arch.to_dict(), "arch_short": arch.short(), "resolution": arch.r,
-        "in_channels": getattr(spec, "in_channels", 3), "num_classes": getattr(spec, "n_classes", None),
-        "preprocess": {"layout": "NCHW", "scale": "pixels / 255", "mean": list(record.mean), "std": list(record.std),
-                       "dataset": record.dataset},
-        "macs": float(count_macs(record.name, arch)), "params": float(count_params(record.name, arch)),
-        "weights": str(weights) if weights else (record.weights.name if pretrained and record.weights else
-                                                 "random init (pretrained=False)"),
-        "bn_calibration": bn, "constraints": found.get("limits", {}), "search": found["search"],
-        "ofa_deploy": __version__,
-    }
-    if "latency" in found["values"]:
-        lat = found["latency"]
-        card["predicted_latency"] = {"ms": found["values"]["latency"], "device": lat.get("device"),
-                                     "backend": lat.get("backend"), "source": lat.get("source"),
-                                     "provenance": lat.get("provenance", {})}
-    if found["accuracy"]:
-        card["predicted_accuracy"] = {"top1": found["score"], **found["accuracy"]}
-    if alt is not None:
-        card["published_alternative"] = {"name": alt.name, "latency_ms": alt.latency_ms, "top1": alt.top1}
-    return card
-
-
-def save_model(model: nn.Module, path: str | Path) -> Path:
+def save_model(model: DeployableModel, path: str | Path) -> Path:
     """Write a static model with its net.config and card (atomically); `load_model` reads it back."""
     from .fileio import atomic_path
 
     config = getattr(model, "config", None)
     if not isinstance(config, dict):
         raise OfaDeployError(f"{type(model).__name__} has no net.config; save_model takes models from get_model")
-    obj = {"net_config": config, "state_dict": model.state_dict(), "card": getattr(model, "card", {}),
+    net = getattr(model, "net", model)
+    card = ModelCard.from_dict(getattr(model, "card", None)).to_dict()
+    obj = {"net_config": config, "state_dict": net.state_dict(), "card": card,
            "input_shape": list(getattr(model, "input_shape", ()))}
     with atomic_path(path) as tmp:
         torch.save(obj, tmp)
     return Path(path)
 
 
-def load_model(spec: str | Path) -> nn.Module:
+def load_model(spec: str | Path) -> DeployableModel:
     """A model from a file written by save_model, or a published specialized-net id."""
     from .supernets import build_static
 
@@ -270,7 +279,7 @@ def load_model(spec: str | Path) -> nn.Module:
             return load_published(str(spec))
         raise OfaDeployError(f"{spec} is neither a saved model file (ofa-deploy get --out DIR writes model.pth) "
                              f"nor a published net id (ofa-deploy models '*@*' lists them)")
-    obj = torch.load(p, map_location="cpu", weights_only=True)
+    obj = load_torch_file(p, "a model saved by ofa_deploy", "write it again with `ofa-deploy get --out DIR`")
     if not isinstance(obj, dict) or "net_config" not in obj or "state_dict" not in obj:
         raise OfaDeployError(f"{p} is not a model saved by ofa_deploy (expected keys net_config, state_dict, card)")
     model = build_static(obj["net_config"])
@@ -278,4 +287,4 @@ def load_model(spec: str | Path) -> nn.Module:
     card = obj.get("card") or {}
     arch = ArchConfig.from_dict(card["arch"]) if card.get("arch") else None
     shape = tuple(obj.get("input_shape") or ()) or None
-    return attach(model.eval(), card, arch, shape)
+    return DeployableModel(model.eval(), card, arch, shape)

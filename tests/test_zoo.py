@@ -1,4 +1,5 @@
 """get_model end to end (weights and predictor from a local hub), published nets, names, save/load."""
+import dataclasses
 import json
 
 import numpy as np
@@ -58,7 +59,8 @@ def test_get_model_pixel1_40ms_end_to_end(hub_env, tmp_path):
     assert lat["ms"] == pytest.approx(predictor_for_device("pixel1", W10).predict(model.arch))
     # accuracy comes from the w1.2 predictor, labelled as a proxy for w1.0
     acc = card["predicted_accuracy"]
-    assert acc["source"] == "proxy" and 0 < len(acc["note"])
+    assert acc["source"] == "proxy" and 0 < len(acc["note"]) and acc["proxy"] is True   # w1.2 predictor on w1.0
+    assert card["weights"] != "random (dry run)" and card["dry_run"] is False
     assert card["macs"] == pytest.approx(count_macs(W10, model.arch))
     # the weights are the supernet's: same outputs as the supernet's active subnet
     net.set_arch(model.arch)
@@ -69,11 +71,11 @@ def test_get_model_pixel1_40ms_end_to_end(hub_env, tmp_path):
     assert json.loads(art.path.with_name(art.path.name + ".json").read_text())["card"]["arch"] == model.arch.to_dict()
 
 
-def test_published_alternative_is_offered_and_taken(hub_env, capsys):
+def test_published_alternative_is_offered_and_taken(hub_env, library_log):
     model = ofa_deploy.get_model(device="pixel1", latency=40, progress=False)
     alt = model.card["published_alternative"]  # the random predictor scores far below 74.9 %
     assert alt["name"] == "pixel1_lat@40ms_top1@74.9_finetune@25"
-    assert "pixel1_lat@40ms_top1@74.9_finetune@25" in capsys.readouterr().out
+    assert "pixel1_lat@40ms_top1@74.9_finetune@25" in library_log.text
     pub = ofa_deploy.get_model(device="pixel1", latency=40, prefer_published=True, pretrained=False, progress=False)
     assert pub.card["kind"] == "published" and pub.input_shape == (1, 3, 172, 172)
 
@@ -121,3 +123,34 @@ def test_save_and_load_round_trip(tmp_path):
     with torch.no_grad():
         np.testing.assert_array_equal(again(x).numpy(), model(x).numpy())
     assert again.card == model.card and again.arch == model.arch
+
+
+def test_deployable_model_pickles_saves_and_copies(tmp_path):
+    """get_model returns a real class: torch.save/torch.load, pickle and deepcopy keep weights, card and methods."""
+    import copy
+    import pickle
+
+    from ofa_deploy.card import DRY_RUN, ModelCard
+    from ofa_deploy.deployable import DeployableModel
+
+    model = ofa_deploy.get_model(device="pixel1", latency=2.0, supernet="tiny", pretrained=False,
+                                 calib_data=None, progress=False, cache=False)
+    assert type(model) is DeployableModel and isinstance(model.card, ModelCard)
+    assert model.card.weights == DRY_RUN and model.card.dry_run is True
+    assert model.card.verification == {"verified": False, "reason": model.card.verification["reason"]}
+    assert "cannot be measured" in model.card.verification["reason"]   # pixel1 is an estimated device
+    assert "export" not in vars(model) and "benchmark" not in vars(model)   # real methods, nothing patched
+    torch.save(model, tmp_path / "whole.pt")
+    copies = [torch.load(tmp_path / "whole.pt", weights_only=False), pickle.loads(pickle.dumps(model)),
+              copy.deepcopy(model)]
+    x = torch.randn(2, *model.input_shape[1:])
+    with torch.no_grad():
+        want = model(x)
+        for again in copies:
+            assert type(again) is DeployableModel and again.card == model.card and again.arch == model.arch
+            assert again.input_shape == model.input_shape
+            torch.testing.assert_close(again(x), want, rtol=0, atol=0)
+    art = copies[0].export("onnx", tmp_path / "exp")
+    assert json.loads(art.sidecar.read_text())["card"]["weights"] == DRY_RUN
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        model.card.name = "other"
