@@ -6,7 +6,7 @@ only on the resolution, its index, its kernel size and its expand ratio) predict
 vectorized: tables [resolution, block, kernel, expand] gathered with the batch's indices."""
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -35,19 +35,48 @@ class AdditiveCost:
 
     def predict(self, archs: ArchConfig | Sequence[ArchConfig] | ArchBatch) -> float | np.ndarray:
         """Cost of one arch (a float) or of many (an array), without a per-arch Python loop."""
-        single = isinstance(archs, ArchConfig)
-        batch = archs if isinstance(archs, ArchBatch) else ArchBatch.from_archs(
-            self.space, [archs] if single else archs)
+        batch, single = ArchBatch.coerce(self.space, archs)
         out = self.predict_batch(batch)
         return float(out[0]) if single else out
 
     def predict_batch(self, batch: ArchBatch) -> np.ndarray:
         sp = self.space
         res, r_idx = np.unique(batch.r, return_inverse=True)
-        fixed, blocks = zip(*(self.tables(int(r)) for r in res))
-        fixed, blocks = np.asarray(fixed), np.stack(blocks)          # [R], [R, B, K, E]
-        k_idx = np.searchsorted(np.asarray(sp.ks_choices), batch.ks)
+        k_idx = np.searchsorted(np.asarray(sp.ks_choices), batch.ks) if sp.n_ks else None
         e_idx = np.searchsorted(np.asarray(sp.e_choices, dtype=np.float64), batch.e)
-        b_idx = np.arange(sp.n_blocks)[None, :]
-        per_block = blocks[r_idx[:, None], b_idx, k_idx, e_idx]      # [N, B]
-        return fixed[r_idx] + np.where(batch.active_mask(), per_block, 0.0).sum(axis=1)
+        return StackedTables(self, res).sum(r_idx, e_idx, batch.active_mask(), k_idx)
+
+
+def is_additive(model: Any, space) -> bool:
+    """Whether `model` is an additive cost model over exactly `space`'s block choices (it has
+    `tables(r)` and the same blocks, kernel sizes and expand ratios, and the space has no elastic
+    width, which per-block tables cannot express): the one test behind the search's table gather
+    and the exact minimum."""
+    msp = getattr(model, "space", None)
+    return (callable(getattr(model, "tables", None)) and msp is not None and not space.n_w
+            and msp.n_blocks == space.n_blocks and tuple(msp.ks_choices) == tuple(space.ks_choices)
+            and tuple(msp.e_choices) == tuple(space.e_choices))
+
+
+class StackedTables:
+    """An additive model's tables at several resolutions, flattened for one gather: the one home
+    of value = fixed[r] + Σ over active blocks b of blocks[r, b, k, e]."""
+
+    def __init__(self, model: Any, resolutions: Sequence[int]):
+        fixed, blocks = zip(*(model.tables(int(r)) for r in resolutions))
+        self.fixed = np.asarray(fixed, dtype=np.float64)
+        stacked = np.stack(blocks)                                       # [R, B, K, E]
+        _, B, K, E = stacked.shape
+        self.flat, self._stride_r, self._stride_k = stacked.reshape(-1), np.int32(B * K * E), np.int32(E)
+        self._b_off = (np.arange(B, dtype=np.int32) * np.int32(K * E))[None, :]
+
+    def sum(self, r_idx: np.ndarray, e_idx: np.ndarray, active: np.ndarray,
+            k_idx: np.ndarray | None = None) -> np.ndarray:
+        """[N] values from per-arch resolution positions [N] and per-block expand/kernel positions
+        [N, B] (any int dtype; int8 genes are widened to int32 so the flat index cannot overflow).
+        Blocks an arch skips add nothing, even where their entry is missing (NaN)."""
+        r_idx = np.asarray(r_idx).astype(np.int32, copy=False)
+        idx = (r_idx * self._stride_r)[:, None] + self._b_off + e_idx
+        if k_idx is not None:
+            idx += k_idx * self._stride_k
+        return self.fixed[r_idx] + np.where(active, self.flat.take(idx), 0.0).sum(axis=1)

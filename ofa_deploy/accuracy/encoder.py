@@ -14,7 +14,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..arch import ArchBatch, ArchConfig, SearchSpace
-from ..errors import ArchError
+from ..errors import ArchError, BadArgumentError
 
 # The official predictor's resolution buckets: 112, 128, …, 224 (+15 each).
 OFFICIAL_R_BASE, OFFICIAL_R_STEP, OFFICIAL_N_R = 112, 16, 8
@@ -79,33 +79,38 @@ class ArchEncoder:
         """[N, n_features] float32 features (one row for a single arch)."""
         if not isinstance(archs, ArchBatch):
             if space is None:
-                raise ValueError("encoding ArchConfig objects needs their space: pass space=SearchSpace")
+                raise BadArgumentError("encoding ArchConfig objects needs their space: pass space=SearchSpace")
             archs = ArchBatch.from_archs(space, [archs] if isinstance(archs, ArchConfig) else archs)
         return self.encode_batch(archs)
 
     def encode_batch(self, batch: ArchBatch) -> np.ndarray:
-        n, nb = len(batch), self.n_blocks
+        nb = self.n_blocks
         if batch.e.shape[1] != nb:
             raise ArchError(f"this encoder expects {nb} blocks, the archs have {batch.e.shape[1]} "
                             f"({batch.space.name}); use a predictor made for that space")
-        out = np.zeros((n, self.n_features), dtype=np.float32)
-        active = batch.active_mask()
-        rows, blocks = np.nonzero(active)
-        col = 0
-        if self.ks_choices:
-            k_idx = _index_of(batch.ks, self.ks_choices, "kernel size")
-            out[rows, col + blocks * len(self.ks_choices) + k_idx[rows, blocks]] = 1.0
-            col += nb * len(self.ks_choices)
-        e_idx = _index_of(batch.e, self.e_choices, "expand ratio")
-        out[rows, col + blocks * len(self.e_choices) + e_idx[rows, blocks]] = 1.0
-        col += nb * len(self.e_choices)
         r_idx = (batch.r - self.r_base) // self.r_step
         if ((r_idx < 0) | (r_idx >= self.n_r)).any():
             self.check_resolutions(batch.r.tolist())
+        return self.features(batch.active_mask(), _index_of(batch.e, self.e_choices, "expand ratio"), r_idx,
+                             _index_of(batch.ks, self.ks_choices, "kernel size") if self.ks_choices else None,
+                             _index_of(batch.w, self.w_choices, "width") if self.n_w else None)
+
+    def features(self, active: np.ndarray, e_idx: np.ndarray, r_idx: np.ndarray,
+                 k_idx: np.ndarray | None = None, w_idx: np.ndarray | None = None) -> np.ndarray:
+        """The one home of the feature layout: [N, n_features] float32 from positions in this
+        encoder's choices — e_idx/k_idx [N, n_blocks], r_idx [N] (resolution bucket), w_idx [N, n_w]."""
+        n, nb = len(active), self.n_blocks
+        out = np.zeros((n, self.n_features), dtype=np.float32)
+        rows, blocks = np.nonzero(active)
+        col = 0
+        if self.ks_choices:
+            out[rows, col + blocks * len(self.ks_choices) + k_idx[rows, blocks]] = 1.0
+            col += nb * len(self.ks_choices)
+        out[rows, col + blocks * len(self.e_choices) + e_idx[rows, blocks]] = 1.0
+        col += nb * len(self.e_choices)
         out[np.arange(n), col + r_idx] = 1.0
         col += self.n_r
         if self.n_w:
-            w_idx = _index_of(batch.w, self.w_choices, "width")
             g = np.arange(self.n_w)[None, :]
             out[np.arange(n)[:, None], col + g * len(self.w_choices) + w_idx] = 1.0
         return out

@@ -8,9 +8,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import torch
 
-from ..errors import OfaDeployError, WeightsUnavailableError
+from ..errors import BadArgumentError, OfaDeployError, WeightsUnavailableError
+from ..fileio import load_torch_file
 from .encoder import ArchEncoder
 from .predictor import AccuracyPredictor, build_mlp, mlp_shape
 from .proxy import MacsProxy
@@ -41,12 +41,12 @@ def load_accuracy_predictor(spec: Any = None, supernet: str | None = None, *, ca
     sup = SUPERNETS.get(supernet).name if supernet else None
     if spec is None:
         if sup is None:
-            raise ValueError("load_accuracy_predictor needs a spec or a supernet name")
+            raise BadArgumentError("load_accuracy_predictor needs a spec or a supernet name")
         return _for_supernet(sup, cache_dir, offline)
     text = str(spec)
     if text.lower() == "macs":
         if sup is None:
-            raise ValueError("the 'macs' proxy needs the supernet: pass supernet=<name>")
+            raise BadArgumentError("the 'macs' proxy needs the supernet: pass supernet=<name>")
         return MacsProxy(sup)
     if Path(text).expanduser().is_file():
         return load_checkpoint(Path(text).expanduser(), sup)
@@ -99,7 +99,8 @@ def load_checkpoint(path: str | Path, supernet: str | None = None, source: str |
     """Load an official bare state dict or our checkpoint, for archs of `supernet`."""
     from ..registry import SUPERNETS
 
-    obj = torch.load(path, map_location="cpu", weights_only=True)
+    obj = load_torch_file(path, "an accuracy-predictor checkpoint", "build one with tools/train_accuracy_predictor.py "
+                          "or omit it to use the shipped predictor")
     if not isinstance(obj, dict):
         raise OfaDeployError(f"{path}: not an accuracy-predictor checkpoint (a {type(obj).__name__}); expected a "
                              f"state dict with keys 0.*, 2.*, 4.*, 6.* or our {{'state_dict', 'encoder'}} form")

@@ -14,6 +14,7 @@ from torch import nn
 from ..arch import ArchBatch, ArchConfig, SearchSpace
 from ..fileio import atomic_path
 from .encoder import ArchEncoder
+from ..errors import BadArgumentError, FileFormatError
 
 SOURCES = ("official", "trained", "proxy")
 
@@ -30,7 +31,7 @@ def mlp_shape(state_dict: dict[str, torch.Tensor]) -> tuple[int, int, int]:
     """(n_in, hidden, n_hidden) of an official-layout MLP state dict."""
     weights = sorted((int(k.split(".")[0]), v) for k, v in state_dict.items() if k.endswith(".weight"))
     if not weights or any(v.ndim != 2 for _, v in weights) or weights[-1][1].shape[0] != 1:
-        raise ValueError(f"not an accuracy-predictor MLP state dict (keys {sorted(state_dict)[:6]}); expected "
+        raise FileFormatError(f"not an accuracy-predictor MLP state dict (keys {sorted(state_dict)[:6]}); expected "
                          f"an nn.Sequential of Linear layers ending in one output (keys 0.*, 2.*, 4.*, 6.*)")
     return int(weights[0][1].shape[1]), int(weights[0][1].shape[0]), len(weights) - 1
 
@@ -43,10 +44,10 @@ class AccuracyPredictor:
     def __init__(self, model: nn.Sequential, encoder: ArchEncoder, space: SearchSpace | None = None,
                  supernet: str | None = None, source: str = "trained", provenance: dict[str, Any] | None = None):
         if source not in SOURCES:
-            raise ValueError(f"source must be one of {SOURCES}, not {source!r}")
+            raise BadArgumentError(f"source must be one of {SOURCES}, not {source!r}")
         n_in = model[0].in_features
         if n_in != encoder.n_features:
-            raise ValueError(f"the MLP takes {n_in} features but the encoder makes {encoder.n_features}; "
+            raise BadArgumentError(f"the MLP takes {n_in} features but the encoder makes {encoder.n_features}; "
                              f"the predictor belongs to another space (expected {encoder.n_features} inputs)")
         self.model, self.encoder, self.space = model.eval(), encoder, space
         self.supernet, self.source = supernet, source

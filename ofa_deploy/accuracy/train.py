@@ -12,6 +12,7 @@ from torch import nn
 from ..arch import ArchBatch
 from .encoder import ArchEncoder
 from .predictor import AccuracyPredictor, build_mlp
+from ..errors import BadArgumentError
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,7 @@ def train_predictor(archs: ArchBatch, top1: np.ndarray, config: FitConfig = FitC
                     provenance: dict[str, Any] | None = None) -> tuple[AccuracyPredictor, dict[str, Any]]:
     """Train the MLP on a seeded split of (archs, top1); return it and its held-out report."""
     if len(archs) != len(top1) or len(archs) < 5:
-        raise ValueError(f"need at least 5 (arch, top-1) pairs of equal count to train a predictor; "
+        raise BadArgumentError(f"need at least 5 (arch, top-1) pairs of equal count to train a predictor; "
                          f"got {len(archs)} archs and {len(top1)} accuracies — evaluate more subnets first")
     encoder = encoder or ArchEncoder.for_space(archs.space)
     x = torch.from_numpy(encoder.encode_batch(archs))

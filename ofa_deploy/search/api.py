@@ -10,7 +10,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..arch import ArchBatch
-from ..errors import OfaDeployError
+from ..errors import BadArgumentError, OfaDeployError, check_number
 from .constraints import UNITS, Constraint, check_feasible
 from .evolution import EvolutionConfig, evolve
 from .resolve import cache_file, cache_key, check_model_resolutions, fingerprint, latency_model
@@ -36,11 +36,17 @@ def search(supernet: str = "ofa_mbv3_w1.0", device: str | None = None, latency: 
     record = get_supernet_record(supernet)
     space = record.space
     cfg = config or EvolutionConfig()
-    res = sorted(int(r) for r in (resolutions or space.resolutions))
-    bad = [r for r in res if not space.valid_resolution(r)]
-    if bad:
-        raise OfaDeployError(f"resolutions {bad} are not in {record.name}'s space "
-                             f"({space.min_resolution}..{space.max_resolution} step {space.resolution_step})")
+    res = sorted(set(space.check_resolutions(space.resolutions if resolutions is None else resolutions)))
+    latency = None if latency is None else check_number("latency", latency, minimum=0, exclusive=True, unit="ms")
+    macs = None if macs is None else check_number("macs", macs, minimum=0, exclusive=True)
+    params = None if params is None else check_number("params", params, minimum=0, exclusive=True)
+    if pareto is not None:
+        if isinstance(pareto, (str, bytes)) or not hasattr(pareto, "__iter__") or not list(pareto):
+            raise BadArgumentError(f"pareto={pareto!r} must be a non-empty list of latency budgets in ms, "
+                                   "e.g. pareto=[20, 30, 40]", "pareto")
+        pareto = [check_number("pareto", b, minimum=0, exclusive=True, unit="ms") for b in pareto]
+    check_number("seed", seed, integer=True)
+    _check_config(cfg)
     predictor = load_accuracy_predictor(accuracy_predictor, record.name)
     encoder = getattr(predictor, "encoder", None)
     if encoder is not None:
@@ -53,6 +59,13 @@ def search(supernet: str = "ofa_mbv3_w1.0", device: str | None = None, latency: 
         raise OfaDeployError("pareto mode needs a latency model: pass device=<name> or latency_table=<path>")
     if lat_model is not None and latency is None and not budgets:
         raise OfaDeployError("a device or latency table was given without a budget: pass latency=<ms> (or pareto=)")
+    if callable(getattr(lat_model, "outside_fitted", None)):  # an estimate used beyond what it was fitted on
+        warning = lat_model.outside_fitted(res, ([latency] if latency is not None else []) + list(pareto or []))
+        if warning:
+            from ..log import LOGGER
+
+            LOGGER.warning(f"warning: {warning}")
+            lat_info["warning"] = warning
     constraints = _constraints(record.name, lat_model, lat_info, latency, macs, params, budgets)
     limits = np.array([[c.limit for c in constraints]] * (len(budgets) if budgets else 1), dtype=np.float64)
     if budgets:
@@ -87,6 +100,20 @@ def search(supernet: str = "ofa_mbv3_w1.0", device: str | None = None, latency: 
 
         atomic_write_json(path, out.to_dict())
     return out
+
+
+def _check_config(cfg: EvolutionConfig) -> None:
+    """Evolution settings the loop cannot run with (population 0, negative generations, ratios off 0..1)."""
+    check_number("population", cfg.population, minimum=2, integer=True)
+    check_number("generations", cfg.generations, minimum=0, integer=True)
+    check_number("max_redraws", cfg.max_redraws, minimum=1, integer=True)
+    for name in ("parent_ratio", "mutation_ratio", "mutate_prob", "resolution_mutate_prob"):
+        v = check_number(name, getattr(cfg, name), minimum=0)
+        if v > 1:
+            raise BadArgumentError(f"{name}={v:g} must lie in 0..1", name)
+    if int(cfg.population * cfg.parent_ratio) < 1:
+        raise BadArgumentError(f"population={cfg.population} with parent_ratio={cfg.parent_ratio:g} keeps no "
+                               "parents; raise population= or parent_ratio=", "population")
 
 
 def _constraints(supernet, lat_model, lat_info, latency, macs, params, budgets) -> list[Constraint]:
@@ -138,7 +165,7 @@ def evaluate_archs(supernet: str, archs, accuracy_predictor: Any = None, device:
     from ..registry import get_supernet_record
 
     record = get_supernet_record(supernet)
-    batch = archs if isinstance(archs, ArchBatch) else ArchBatch.from_archs(record.space, archs)
+    batch = ArchBatch.coerce(record.space, archs)[0]
     out = {"score": np.asarray(load_accuracy_predictor(accuracy_predictor, record.name).predict(batch))}
     lat_model, _ = latency_model(record.name, device, latency_table)
     if lat_model is not None:

@@ -8,6 +8,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..arch import ArchBatch, ArchConfig, SearchSpace
+from ..cost import is_additive
 from ..errors import InfeasibleError
 
 UNITS = {"latency": "ms", "macs": "MACs", "params": "params"}
@@ -28,8 +29,14 @@ class Constraint:
 
     def fmt(self, v: float) -> str:
         if self.unit == "ms":
-            return f"{v:.2f} ms"
+            return format_ms(v)
         return f"{v / 1e6:.1f}M {self.unit}"
+
+
+def format_ms(v: float) -> str:
+    """Milliseconds for people: two decimals from 1 ms up, three significant digits below
+    (0.001 ms, not "0.00 ms")."""
+    return f"{v:.2f} ms" if abs(v) >= 1 or v == 0 else f"{v:.3g} ms"
 
 
 def smallest_value(model: Any, space: SearchSpace, resolutions: Sequence[int], samples: int = 4096,
@@ -38,8 +45,7 @@ def smallest_value(model: Any, space: SearchSpace, resolutions: Sequence[int], s
 
     Additive cost models (with `tables(r)`) give the exact minimum: per stage, the best depth of
     the cheapest block choices. Other models get the best of the smallest archs and a sample."""
-    tables = getattr(model, "tables", None)
-    if callable(tables) and getattr(model, "space", None) is not None and model.space.n_blocks == space.n_blocks:
+    if is_additive(model, space):
         return _additive_min(model, space, resolutions) + (True,)
     cands = ArchBatch.concat([ArchBatch.from_archs(space, [space.smallest(r) for r in resolutions]),
                               ArchBatch.sample(space, samples, seed, resolutions)])

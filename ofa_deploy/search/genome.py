@@ -13,6 +13,8 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from ..arch import ArchBatch, SearchSpace
+from ..cost import StackedTables, is_additive
+from ..errors import BadArgumentError
 
 
 class Genome:
@@ -95,7 +97,7 @@ class Genome:
     def from_batch(self, b: ArchBatch) -> np.ndarray:
         missing = sorted(set(b.r.tolist()) - set(self.res.tolist()))
         if missing:
-            raise ValueError(f"archs at resolutions {missing} are outside this search's {self.res.tolist()}")
+            raise BadArgumentError(f"archs at resolutions {missing} are outside this search's {self.res.tolist()}")
         cols = [_index(self.ks_c, b.ks) if self.space.n_ks else b.ks,
                 _index(self.e_c, b.e), _index(self.d_c, b.d), np.searchsorted(self.res, b.r)[:, None],
                 _index(self.w_c, b.w) if self.space.n_w else b.w]
@@ -104,9 +106,7 @@ class Genome:
     # ---- fast evaluators ---------------------------------------------------------------------
     def evaluator(self, model: Any) -> Callable[[np.ndarray], np.ndarray]:
         """g → values of `model`, through a fast path when the model allows one."""
-        if callable(getattr(model, "tables", None)) and getattr(model, "space", None) is not None \
-                and model.space.n_blocks == self.space.n_blocks and tuple(model.space.e_choices) == tuple(self.e_c) \
-                and tuple(model.space.ks_choices) == tuple(self.ks_c):
+        if is_additive(model, self.space):
             return self._additive(model)
         enc = getattr(model, "encoder", None)
         if enc is not None and callable(getattr(model, "forward_features", None)) and enc.fits(self.space):
@@ -114,44 +114,22 @@ class Genome:
         return lambda g: np.asarray(model.predict(self.to_batch(g)), dtype=np.float64).reshape(len(g))
 
     def _additive(self, model) -> Callable[[np.ndarray], np.ndarray]:
-        fixed, blocks = zip(*(model.tables(int(r)) for r in self.res))
-        fixed, blocks = np.asarray(fixed, dtype=np.float64), np.stack(blocks)   # [R, B, K, E]
-        _, B, K, E = blocks.shape
-        flat = blocks.reshape(-1)
-        # one flat gather: index = ((r·B + b)·K + k)·E + e, in int32 (int8 genes would overflow)
-        b_off = (np.arange(B, dtype=np.int32) * (K * E))[None, :]
+        tables, r, e, ks = StackedTables(model, self.res), self.r.start, self.e, self.ks
         has_ks = bool(self.space.n_ks)
-
-        def values(g: np.ndarray) -> np.ndarray:
-            r = g[:, self.r.start].astype(np.int32)
-            idx = (r * np.int32(B * K * E))[:, None] + b_off + g[:, self.e]
-            if has_ks:
-                idx += g[:, self.ks] * np.int32(E)
-            return fixed[r] + (flat.take(idx) * self.active(g)).sum(axis=1)
-        return values
+        return lambda g: tables.sum(g[:, r], g[:, e], self.active(g), g[:, ks] if has_ks else None)
 
     def _mlp(self, model, enc) -> Callable[[np.ndarray], np.ndarray]:
-        nb = self.space.n_blocks
-        n_k, n_e = len(enc.ks_choices), len(enc.e_choices)
+        """Gene indices → the encoder's positions (small lookup arrays), then the encoder's own layout."""
+        enc.check_resolutions(self.res.tolist())
         k_pos = np.array([list(enc.ks_choices).index(k) for k in self.ks_c]) if self.space.n_ks else None
         e_pos = np.array([list(enc.e_choices).index(e) for e in self.e_c])
-        enc.check_resolutions(self.res.tolist())
-        r_col = nb * (n_k + n_e) + (self.res - enc.r_base) // enc.r_step
-        base_k, base_e = np.arange(nb) * n_k, nb * n_k + np.arange(nb) * n_e
+        r_pos = (self.res - enc.r_base) // enc.r_step
         w_pos = np.array([list(enc.w_choices).index(w) for w in self.w_c]) if self.space.n_w else None
-        w_base = nb * (n_k + n_e) + enc.n_r + np.arange(self.space.n_w) * len(enc.w_choices)
 
         def values(g: np.ndarray) -> np.ndarray:
-            n = len(g)
-            x = np.zeros((n, enc.n_features), dtype=np.float32)
-            rows, blk = np.nonzero(self.active(g))
-            gi = g.astype(np.int64)
-            if k_pos is not None:
-                x[rows, base_k[blk] + k_pos[gi[rows, self.ks.start + blk]]] = 1.0
-            x[rows, base_e[blk] + e_pos[gi[rows, self.e.start + blk]]] = 1.0
-            x[np.arange(n), r_col[gi[:, self.r.start]]] = 1.0
-            if w_pos is not None:
-                x[np.arange(n)[:, None], w_base[None, :] + w_pos[gi[:, self.w]]] = 1.0
+            x = enc.features(self.active(g), e_pos[g[:, self.e]], r_pos[g[:, self.r.start]],
+                             k_pos[g[:, self.ks]] if k_pos is not None else None,
+                             w_pos[g[:, self.w]] if w_pos is not None else None)
             return model.forward_features(x)
         return values
 

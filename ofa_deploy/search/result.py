@@ -50,6 +50,9 @@ class SearchResult:
     def from_dict(cls, d: dict[str, Any]) -> "SearchResult":
         return cls(**{**d, "arch": ArchConfig.from_dict(d["arch"])})
 
+    def __repr__(self) -> str:
+        return f"SearchResult({self.supernet}, {self.summary()})"
+
     def summary(self) -> str:
         acc = f"top-1 {100 * self.score:.2f}%" if self.predicted_accuracy is not None else f"score {self.score:.4f}"
         vals = ", ".join(f"{k} {_fmt(k, v)} (≤ {_fmt(k, self.limits[k])})" for k, v in self.values.items())
@@ -67,6 +70,21 @@ class ParetoResult:
     @property
     def budgets(self) -> list[float]:
         return [p.limits["latency"] for p in self.points]
+
+    def __iter__(self):
+        """Over the front's points (one SearchResult per budget)."""
+        return iter(self.points)
+
+    def __len__(self) -> int:
+        return len(self.points)
+
+    def __getitem__(self, i: int) -> SearchResult:
+        return self.points[i]
+
+    def __repr__(self) -> str:
+        lat = [p.values.get("latency") for p in self.points]
+        span = f", latency {min(lat):.3g}–{max(lat):.3g} ms" if lat and None not in lat else ""
+        return f"ParetoResult({len(self.points)} points{span}, {self.seconds:.1f}s)"
 
     def to_dict(self) -> dict[str, Any]:
         return {"points": [p.to_dict() for p in self.points], "cloud": self.cloud, "seconds": self.seconds}
@@ -86,4 +104,6 @@ class ParetoResult:
 
 
 def _fmt(name: str, v: float) -> str:
-    return f"{v:.2f} ms" if name == "latency" else f"{v / 1e6:.1f}M"
+    from .constraints import format_ms
+
+    return format_ms(v) if name == "latency" else f"{v / 1e6:.1f}M"
