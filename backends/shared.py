@@ -8,8 +8,6 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from ofa_deploy.errors import OfaDeployError
 
 
@@ -47,6 +45,8 @@ _KIND = {
 
 
 def _shape(t) -> list[int]:
+    import torch
+
     return list(t.shape) if isinstance(t, torch.Tensor) else []
 
 
@@ -54,6 +54,8 @@ def _layer(op: str, args, out) -> dict[str, Any] | None:
     kind = _KIND.get(op)
     if kind is None:
         return None
+    import torch
+
     outs = out if isinstance(out, (tuple, list)) else (out,)
     rec: dict[str, Any] = {"op": op, "kind": kind, "out": _shape(outs[0])}
     tensors = [a for a in args if isinstance(a, torch.Tensor)]
@@ -76,28 +78,37 @@ def _layer(op: str, args, out) -> dict[str, Any] | None:
     return rec
 
 
-class _Recorder(torch.utils._python_dispatch.TorchDispatchMode):
-    """Records every aten op with its shapes, tagged with the innermost module that ran it."""
+def _recorder():
+    """A dispatch mode that records every aten op with its shapes, tagged with the innermost module
+    that ran it (made on first use: listing backends must not import torch)."""
+    from torch.utils._python_dispatch import TorchDispatchMode
 
-    def __init__(self):
-        super().__init__()
-        self.stack: list[str] = []
-        self.layers: list[dict[str, Any]] = []
+    class Recorder(TorchDispatchMode):
+        """Records every aten op with its shapes, tagged with the innermost module that ran it."""
 
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        out = func(*args, **(kwargs or {}))
-        rec = _layer(func.overloadpacket.__name__, args, out)
-        if rec is not None:
-            rec["module"] = self.stack[-1] if self.stack else ""
-            self.layers.append(rec)
-        return out
+        def __init__(self):
+            super().__init__()
+            self.stack: list[str] = []
+            self.layers: list[dict[str, Any]] = []
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            out = func(*args, **(kwargs or {}))
+            rec = _layer(func.overloadpacket.__name__, args, out)
+            if rec is not None:
+                rec["module"] = self.stack[-1] if self.stack else ""
+                self.layers.append(rec)
+            return out
+
+    return Recorder()
 
 
-def trace_layers(model: torch.nn.Module, example: torch.Tensor) -> list[dict[str, Any]]:
+def trace_layers(model, example) -> list[dict[str, Any]]:
     """The layers a forward pass of `model` runs (conv, dwconv, linear, pool, eltwise, fused), in
     order, with input/output shapes, MACs and weight counts. Captured at the aten level, so
     functional ops (residual adds, SE scaling, means) are seen as well as modules."""
-    rec = _Recorder()
+    import torch
+
+    rec = _recorder()
     hooks = []
 
     def enter(name):

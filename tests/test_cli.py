@@ -19,7 +19,8 @@ def run(*args, ok=True):
 
 
 def test_help_everywhere():
-    for verb in ("models", "devices", "backends", "get", "search", "export", "benchmark", "lut", "train", "demo"):
+    for verb in ("models", "devices", "backends", "get", "search", "predict", "export", "benchmark", "lut", "train",
+                 "demo"):
         out = run(verb, "--help")
         assert "usage: ofa-deploy " + verb in out.stdout
 
@@ -53,10 +54,12 @@ def test_search_get_export_benchmark_round_trip(tmp_path):
     assert got["arch"] == load_model(out / "model.pth").card["arch_short"]
     exp = json.loads(run("export", out / "model.pth", "-f", "openvino", "--out", tmp_path / "e", "--json").stdout)
     assert exp[0]["status"] == "ok" and exp[0]["max_abs_diff"] < 1e-4
-    rows = json.loads(run("benchmark", out / "model.pth", "--backends", "onnxruntime,nosuchbackend", "--runs", "5",
-                          "--warmup", "1", "--out", tmp_path / "b", "--json", ok=False).stdout)
+    rows = json.loads(run("benchmark", out / "model.pth", "--backends", "onnxruntime,accel", "--runs", "5",
+                          "--warmup", "1", "--out", tmp_path / "b", "--json").stdout)
     status = {r["backend"]: r["status"] for r in rows}
-    assert status["onnxruntime"].startswith("✅") and status["nosuchbackend"].startswith("❌")
+    assert status == {"onnxruntime": "ok", "accel": "estimated"}   # one status vocabulary in JSON
+    bad = run("benchmark", out / "model.pth", "--backends", "onnxruntime,nosuchbackend", ok=False)
+    assert bad.returncode == 2 and "unknown backend 'nosuchbackend'" in bad.stderr   # before any work
     assert (tmp_path / "b" / "benchmark.csv").exists()
 
 

@@ -17,7 +17,7 @@ from ofa_deploy.deploy.base import Artifact, LatencyStats, MeasureSettings
 from ofa_deploy.deploy.card import CARD_KEY
 from ofa_deploy.deploy.plugin import BackendBase
 from ofa_deploy.deploy.timing import time_callable
-from ofa_deploy.errors import BackendUnavailableError
+from ofa_deploy.errors import BackendUnavailableError, BadArgumentError
 from ofa_deploy.plugins.shared import layer_counts, trace_layers
 
 from . import spec
@@ -72,7 +72,7 @@ class CoreMLBackend(BackendBase):
         self._require_macos("prediction")
         ct = self.import_runtime("coremltools")
         if compute_units not in COMPUTE_UNITS:
-            raise ValueError(f"compute_units must be one of {COMPUTE_UNITS}, not {compute_units!r}")
+            raise BadArgumentError(f"compute_units must be one of {COMPUTE_UNITS}, not {compute_units!r}")
         return self.cached(artifact, compute_units,   # Core ML has no thread setting; key on compute units
                            lambda: ct.models.MLModel(str(artifact.path), compute_units=ct.ComputeUnit[compute_units]))
 

@@ -10,21 +10,25 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
-import torch
 
 SUFFIX = {"mlpackage": ".mlpackage", "mlmodel": ".mlmodel"}
 
 
 @contextmanager
 def quiet():
-    """coremltools warns about untested torch versions and missing macOS frameworks on every call."""
-    with warnings.catch_warnings():
+    """coremltools warns about untested torch versions and missing macOS frameworks on every call,
+    and draws its own progress bars: all out of the terminal unless --verbose."""
+    from ofa_deploy.log import native_quiet
+
+    with warnings.catch_warnings(), native_quiet():
         warnings.simplefilter("ignore")
         yield
 
 
 def convert(ct, model: torch.nn.Module, example: torch.Tensor, fmt: str, precision: str):
     """The converted MLModel (not saved yet)."""
+    import torch   # here, not at import: listing backends must stay torch-free
+
     traced = torch.jit.trace(model.eval(), example)
     program = fmt == "mlpackage"
     kwargs = {"convert_to": "mlprogram" if program else "neuralnetwork"}

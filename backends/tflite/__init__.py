@@ -11,6 +11,7 @@ import numpy as np
 from ofa_deploy.deploy.base import Artifact, LatencyStats, MeasureSettings
 from ofa_deploy.deploy.plugin import BackendBase, calibration_arrays
 from ofa_deploy.deploy.timing import time_callable
+from ofa_deploy.log import native_quiet
 
 
 class TFLiteBackend(BackendBase):
@@ -31,16 +32,17 @@ class TFLiteBackend(BackendBase):
         self.check_precision(precision)
         out_dir = Path(out_dir)
         path = out_dir / f"{name}.tflite"
-        if precision == "fp32":
-            to_tflite(model, example_input, path)
-        else:
-            if precision == "int8":
-                calibration = calibration_arrays(calibration)   # fail on missing data before a slow conversion
-            src = to_tflite(model, example_input, out_dir / f".{name}.fp32-src.tflite")
-            try:
-                to_fp16(src, path) if precision == "fp16" else to_int8(src, path, calibration)
-            finally:
-                src.unlink(missing_ok=True)
+        if precision == "int8":
+            calibration = calibration_arrays(calibration)   # fail on missing data before a slow conversion
+        with native_quiet():   # absl / oneDNN / torchao lines from C, unless --verbose
+            if precision == "fp32":
+                to_tflite(model, example_input, path)
+            else:
+                src = to_tflite(model, example_input, out_dir / f".{name}.fp32-src.tflite")
+                try:
+                    to_fp16(src, path) if precision == "fp16" else to_int8(src, path, calibration)
+                finally:
+                    src.unlink(missing_ok=True)
         return Artifact(path, self.name, "tflite", precision, tuple(example_input.shape),
                         extra={"layout": "NCHW", "quantization": _QUANT[precision]})
 
@@ -48,7 +50,11 @@ class TFLiteBackend(BackendBase):
         """The cached interpreter for this artifact and thread count."""
         from .measurer import LocalModel
 
-        return self.cached(artifact, threads, lambda: LocalModel(artifact.path, threads))
+        def load():
+            with native_quiet():   # "INFO: Created TensorFlow Lite XNNPACK delegate" is written from C
+                return LocalModel(artifact.path, threads)
+
+        return self.cached(artifact, threads, load)
 
     def run(self, artifact: Artifact, inputs: np.ndarray) -> np.ndarray:
         return self.local_model(artifact)(np.asarray(inputs, dtype=np.float32))

@@ -10,6 +10,7 @@ import numpy as np
 
 from ofa_deploy.deploy.card import CARD_KEY
 from ofa_deploy.fileio import atomic_write_bytes
+from ofa_deploy.errors import FileFormatError
 
 
 def write_card(path: Path, card: dict[str, Any], key: str = CARD_KEY) -> None:
@@ -19,7 +20,7 @@ def write_card(path: Path, card: dict[str, Any], key: str = CARD_KEY) -> None:
 
     model = flatbuffer_utils.read_model(str(path))
     if any(getattr(b, "offset", 0) for b in model.buffers):
-        raise ValueError(f"{path} keeps its weights outside the flatbuffer (a >2 GB layout); embedding a card "
+        raise FileFormatError(f"{path} keeps its weights outside the flatbuffer (a >2 GB layout); embedding a card "
                          f"would drop them — keep the card in the .json sidecar only")
     model.metadata = [m for m in (model.metadata or []) if _name(m) != key]
     buffer = schema.BufferT()

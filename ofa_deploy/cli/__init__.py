@@ -10,22 +10,59 @@ import sys
 from ..errors import OfaDeployError
 
 # verb modules, in --help order; each defines add_parser(subparsers)
-VERB_MODULES = ["zoo", "search", "export", "benchmark", "lut", "train", "demo"]
+VERB_MODULES = ["zoo", "search", "predict", "export", "benchmark", "lut", "train", "demo"]
 
 EXIT_OK, EXIT_FAIL, EXIT_BAD_INPUT = 0, 1, 2
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ofa-deploy", description=__doc__.splitlines()[0])
+    p.add_argument("--verbose", action="store_true", help="show native runtimes' log lines and the traceback of an error")
     p.add_argument("--version", action="version", version=f"%(prog)s {__import__('ofa_deploy').__version__}")
     sub = p.add_subparsers(dest="verb", metavar="VERB")
+    add = sub.add_parser   # every verb shows its defaults in --help
+    sub.add_parser = lambda name, **kw: add(name, **{"formatter_class": argparse.ArgumentDefaultsHelpFormatter, **kw})
     for name in VERB_MODULES:
         importlib.import_module(f"{__name__}.{name}").add_parser(sub)
     return p
 
 
+def _verb_options(parser: argparse.ArgumentParser, argv: list[str]) -> list[str]:
+    """Option strings of the (sub-)verb being run, so errors can name its flags."""
+    opts: list[str] = []
+    current = parser
+    for word in argv:
+        subs = [a for a in current._actions if isinstance(a, argparse._SubParsersAction)]
+        if not subs or word not in subs[0].choices:
+            continue
+        current = subs[0].choices[word]
+    for act in current._actions:
+        opts.extend(act.option_strings)
+    return opts
+
+
+def _report(exc: BaseException, parser: argparse.ArgumentParser, argv: list[str], verbose: bool) -> None:
+    """One line on stderr in the CLI's spelling; the traceback only with --verbose."""
+    from .common import cli_spelling
+
+    if verbose:
+        import traceback
+
+        traceback.print_exception(exc)
+    text = " ".join(str(exc).split()) if not isinstance(exc, OfaDeployError) or "\n" not in str(exc) \
+        else str(exc).strip()
+    print(f"error: {cli_spelling(text, _verb_options(parser, argv))}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    verbose = "--verbose" in argv
+    if verbose:
+        argv.remove("--verbose")
+    from ..log import configure
+
+    configure(verbose)  # step lines on stdout; native runtimes' logs only with --verbose
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
@@ -40,12 +77,19 @@ def main(argv: list[str] | None = None) -> int:
             with contextlib.redirect_stdout(sys.stderr):
                 return int(args.func(args) or 0)
         return int(args.func(args) or 0)
-    except OfaDeployError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT if isinstance(exc, (LookupError, ValueError)) else EXIT_FAIL
+    except OfaDeployError as exc:  # bad input, named with its fix: exit 2 (a failed validation: 1)
+        from ..errors import ValidationError
+
+        _report(exc, parser, argv, verbose)
+        return EXIT_FAIL if isinstance(exc, ValidationError) else EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # noqa: BLE001 - a bug or an environment fault: one line, traceback on demand
+        _report(exc, parser, argv, verbose)
+        if not verbose:
+            print(f"({type(exc).__name__}; rerun with --verbose for the traceback)", file=sys.stderr)
+        return EXIT_FAIL
 
 
 if __name__ == "__main__":
