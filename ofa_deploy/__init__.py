@@ -28,11 +28,14 @@ _API = {
     "get_model": "ofa_deploy.zoo",
     "search": "ofa_deploy.search",
     "load_latency_table": "ofa_deploy.latency",
+    "adapt_table": "ofa_deploy.latency",
     "load_accuracy_predictor": "ofa_deploy.accuracy",
     "list_backends": "ofa_deploy.deploy",
     "get_backend": "ofa_deploy.deploy",
     "export": "ofa_deploy.deploy.export",
     "benchmark": "ofa_deploy.deploy.benchmark",
+    "resolve_preprocessing": "ofa_deploy.preprocess",
+    "create_transform": "ofa_deploy.preprocess",
 }
 
 __all__ = sorted(_API) + ["__version__"]

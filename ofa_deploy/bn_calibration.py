@@ -7,6 +7,7 @@ from typing import Iterable
 
 import torch
 from torch import nn
+from .errors import BadArgumentError
 
 
 class _Accumulator:
@@ -54,7 +55,7 @@ def recalibrate_bn(model: nn.Module, batches: Iterable, max_batches: int | None 
             bn.forward = originals[bn]
             del bn.forward  # drop the instance attribute so the class method is used again
     if seen == 0:
-        raise ValueError("recalibrate_bn got no batches; pass a loader with at least one batch")
+        raise BadArgumentError("recalibrate_bn got no batches; pass a loader with at least one batch")
     for bn, acc in stats.items():
         if acc.n:
             c = acc.mean.numel()

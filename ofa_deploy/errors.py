@@ -2,11 +2,51 @@
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Iterable
+from typing import Any
 
 
 class OfaDeployError(Exception):
-    """Base class of every error this library raises on purpose."""
+    """Base class of every error this library raises on purpose.
+
+    Messages name Python parameters as `name=` (e.g. `pass pretrained=False`); the CLI's top-level
+    handler rewrites those into its flags (`--no-pretrained`), so one message serves both."""
+
+
+class BadArgumentError(OfaDeployError, ValueError):
+    """An argument with a bad value (wrong type, NaN, out of range); `param` names it."""
+
+    def __init__(self, message: str, param: str | None = None):
+        self.param = param
+        super().__init__(message)
+
+
+class FileFormatError(OfaDeployError, ValueError):
+    """A file we read (checkpoint, predictor, manifest, provenance) that is corrupt, empty, truncated
+    or of the wrong kind; the message names the file, what it should be and how to get a good one."""
+
+
+def check_number(name: str, value: Any, *, minimum: float | None = None, exclusive: bool = False,
+                 integer: bool = False, unit: str = "") -> float | int:
+    """`value` as a finite number (an int when `integer`), else BadArgumentError naming `name=`.
+    `minimum` with `exclusive` means value > minimum, otherwise value ≥ minimum."""
+    kind = "a whole number" if integer else "a number"
+    if isinstance(value, bool) or not isinstance(value, (int, float)) and not hasattr(value, "__float__") \
+            or isinstance(value, (str, bytes)):
+        raise BadArgumentError(f"{name}={value!r} is not {kind}{f' of {unit}' if unit else ''}; pass e.g. "
+                               f"{name}={1 if integer else 1.5}", name)
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise BadArgumentError(f"{name}={value!r} is not {kind}", name) from None
+    if not math.isfinite(v) or (integer and not v.is_integer()):
+        raise BadArgumentError(f"{name}={value!r} is not {'a finite' if not integer else 'a whole'} number; "
+                               f"pass {kind}{f' of {unit}' if unit else ''}", name)
+    if minimum is not None and (v <= minimum if exclusive else v < minimum):
+        raise BadArgumentError(f"{name}={value!r} must be {'>' if exclusive else '≥'} {minimum:g}"
+                               f"{f' {unit}' if unit else ''}", name)
+    return int(v) if integer else v
 
 
 class UnknownNameError(OfaDeployError, LookupError):

@@ -26,8 +26,7 @@ def _count(supernet: str, archs, which: int):
     spec = get_supernet_record(supernet).spec
     if not hasattr(spec, "count"):  # block-decomposable: additive per-op tables
         return _models(supernet)[which].predict(archs)
-    single = isinstance(archs, ArchConfig)  # ResNet: block widths depend on stage genes, counted directly
-    batch = archs if isinstance(archs, ArchBatch) else ArchBatch.from_archs(spec.space, [archs] if single else archs)
+    batch, single = ArchBatch.coerce(spec.space, archs)  # ResNet: widths depend on stage genes, counted directly
     out = spec.count(batch)[which].astype(float)
     return float(out[0]) if single else out
 

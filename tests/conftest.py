@@ -31,3 +31,17 @@ def _one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture
+def library_log(caplog):
+    """The library logger's records as text. The library only logs (a NullHandler); once the CLI
+    has configured it in this process it stops propagating, so attach caplog's handler directly."""
+    import logging
+
+    from ofa_deploy.log import LOGGER
+
+    LOGGER.addHandler(caplog.handler)
+    with caplog.at_level(logging.INFO, logger="ofa_deploy"):
+        yield caplog
+    LOGGER.removeHandler(caplog.handler)

@@ -18,6 +18,7 @@ from typing import Any, Protocol, Sequence, runtime_checkable
 import numpy as np
 
 from ..fileio import atomic_write_json, file_size_mb
+from ..errors import BadArgumentError
 
 PRECISIONS = ("fp32", "fp16", "int8")
 
@@ -37,12 +38,12 @@ class MeasureSettings:
 
     def __post_init__(self):
         if self.mode not in ("default", "mlperf"):
-            raise ValueError(f"measure mode must be 'default' or 'mlperf', not {self.mode!r}")
+            raise BadArgumentError(f"measure mode must be 'default' or 'mlperf', not {self.mode!r}")
         if self.mode == "mlperf":
             object.__setattr__(self, "runs", max(self.runs, 1024))
             object.__setattr__(self, "min_seconds", max(self.min_seconds, 60.0))
         if self.threads < 1 or self.runs < 1 or self.warmup < 0:
-            raise ValueError(f"threads and runs must be ≥1 and warmup ≥0 (got threads={self.threads}, "
+            raise BadArgumentError(f"threads and runs must be ≥1 and warmup ≥0 (got threads={self.threads}, "
                              f"runs={self.runs}, warmup={self.warmup})")
 
     def with_options(self, **options: Any) -> "MeasureSettings":
@@ -75,7 +76,7 @@ class LatencyStats:
                      runtime: str = "", runtime_version: str = "", device: str | None = None) -> "LatencyStats":
         a = np.asarray(samples_ms, dtype=np.float64)
         if a.size == 0:
-            raise ValueError("no latency samples to summarise")
+            raise BadArgumentError("no latency samples to summarise")
         s = settings.to_dict() if isinstance(settings, MeasureSettings) else dict(settings or {})
         return cls(count=int(a.size), mean=float(a.mean()), std=float(a.std()),
                    median=float(np.median(a)), p90=float(np.percentile(a, 90)), min=float(a.min()),
@@ -112,6 +113,10 @@ class Artifact:
     def __post_init__(self):
         self.path = Path(self.path)
         self.input_shape = tuple(self.input_shape)
+
+    def __repr__(self) -> str:   # the card and extras are long: show what identifies the file
+        return (f"Artifact('{self.path}', backend={self.backend!r}, format={self.format!r}, "
+                f"precision={self.precision!r}, input_shape={self.input_shape})")
 
     @property
     def size_mb(self) -> float:

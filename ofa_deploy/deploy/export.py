@@ -12,6 +12,8 @@ from .base import Artifact
 from .card import model_card
 from ..log import step
 from .validate import validate_outputs
+from ..errors import BadArgumentError
+from ..fileio import make_dirs
 
 
 def input_shape_of(model: torch.nn.Module, example_input: torch.Tensor | None = None) -> tuple[int, ...]:
@@ -25,8 +27,49 @@ def input_shape_of(model: torch.nn.Module, example_input: torch.Tensor | None = 
     if "resolution" in card:
         r = card["resolution"]
         return (1, card.get("in_channels", 3), r, r)
-    raise ValueError("cannot tell the model's input shape: pass example_input=torch.randn(1, C, H, W), or give "
+    raise BadArgumentError("cannot tell the model's input shape: pass example_input=torch.randn(1, C, H, W), or give "
                      "the model an `input_shape` attribute (models from get_model carry one)")
+
+
+def check_export_request(formats, precision: str, out_dir: str | Path, options: dict[str, Any] | None = None) -> list:
+    """Validate a whole export request before any export starts: every format name, its runtime,
+    the precision for each, the output path and the options. Returns the backends, in order."""
+    if isinstance(formats, str):
+        formats = [f.strip() for f in formats.split(",") if f.strip()]
+    if not formats:
+        raise BadArgumentError("no export format given; pass format= (e.g. 'onnx')", "format")
+    backends = [backend_for_format(f) for f in formats]  # unknown names fail here, with suggestions
+    for b in backends:
+        b.check()
+        b.check_precision(precision)
+        b.check_options(options or {})
+    out = Path(out_dir)
+    for p in (out, *out.parents):
+        if p.exists() and not p.is_dir():
+            raise BadArgumentError(f"cannot export into {out}: {p} is a file, not a folder; pass another out_dir=",
+                                   "out_dir")
+    return backends
+
+
+def check_input(model: torch.nn.Module, example_input: torch.Tensor | None, shape: tuple[int, ...]) -> None:
+    """An example input whose channel count or rank the model cannot take fails here, named, and
+    not deep inside torch."""
+    if example_input is None:
+        return
+    if not isinstance(example_input, torch.Tensor) or example_input.dim() != 4:
+        raise BadArgumentError(f"example_input must be a 4-D NCHW tensor, got "
+                               f"{getattr(example_input, 'shape', type(example_input).__name__)}", "example_input")
+    want = _in_channels(model)
+    if want is not None and example_input.shape[1] != want:
+        raise BadArgumentError(f"example_input has {example_input.shape[1]} channels but the model takes {want}; "
+                               f"pass a tensor of shape (N, {want}, H, W)", "example_input")
+
+
+def _in_channels(model: torch.nn.Module) -> int | None:
+    for m in model.modules():
+        if isinstance(m, torch.nn.Conv2d):
+            return m.in_channels
+    return None
 
 
 def artifact_stem(model: torch.nn.Module, precision: str) -> str:
@@ -40,15 +83,13 @@ def export(model: torch.nn.Module, format: str, out_dir: str | Path, precision: 
            card: dict[str, Any] | None = None, name: str | None = None, **options) -> Artifact:
     """Export `model` to `format` ('onnx', 'openvino', 'tflite', 'mlmodel', 'mlpackage', 'tvm', …) under
     out_dir; by default validate it against the PyTorch model and fail above tolerance (fp32)."""
-    backend = backend_for_format(format)
-    backend.check()
-    backend.check_precision(precision)
+    backend = check_export_request([format], precision, out_dir, options)[0]
     fmt = format.lower().lstrip(".")
     fmt = fmt if fmt in backend.formats else backend.formats[0]
     shape = input_shape_of(model, example_input)
+    check_input(model, example_input, shape)
     example = example_input if example_input is not None else torch.randn(shape, generator=torch.Generator().manual_seed(0))
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = make_dirs(out_dir, "export folder")
     model = model.eval()
     with step(backend.name, "export") as s:
         art = backend.export(model, example, out_dir, precision=precision, format=fmt, calibration=calibration,

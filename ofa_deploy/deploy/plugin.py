@@ -9,8 +9,11 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import BackendUnavailableError
+from ..errors import BackendUnavailableError, BadArgumentError
 from .base import Artifact, LatencyStats, MeasureSettings
+
+
+STANDARD_EXPORT_ARGS = ("self", "model", "example_input", "out_dir", "precision", "format", "calibration", "name")
 
 
 class BackendBase:
@@ -23,6 +26,25 @@ class BackendBase:
     extra: str = ""
     modules: tuple[str, ...] = ()
     packages: tuple[str, ...] = ()
+    # export keyword options the plugin takes through **options (its named export parameters count
+    # too); anything else is refused with this list, never silently ignored
+    options: tuple[str, ...] = ()
+
+    def export_options(self) -> tuple[str, ...]:
+        """Every export option this plugin accepts: `options` plus the named parameters of export()."""
+        import inspect
+
+        sig = inspect.signature(self.export)
+        named = [p.name for p in sig.parameters.values()
+                 if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name not in STANDARD_EXPORT_ARGS]
+        return tuple(sorted(set(named) | set(self.options)))
+
+    def check_options(self, options: dict[str, Any]) -> None:
+        unknown = sorted(set(options) - set(self.export_options()))
+        if unknown:
+            accepted = ", ".join(self.export_options()) or "none"
+            raise BadArgumentError(f"the {self.name} backend does not take export option(s) {unknown}; it "
+                                   f"accepts: {accepted}", unknown[0])
 
     @property
     def install(self) -> str:
@@ -61,7 +83,7 @@ class BackendBase:
 
     def check_precision(self, precision: str) -> None:
         if precision not in self.precisions:
-            raise ValueError(f"the {self.name} backend exports {list(self.precisions)}, not {precision!r}")
+            raise BadArgumentError(f"the {self.name} backend exports {list(self.precisions)}, not {precision!r}")
 
     def cached(self, artifact: Artifact, threads: int, factory):
         """A loaded model (session, compiled model, interpreter) for this file, reused until the
@@ -94,7 +116,7 @@ class BackendBase:
 def calibration_arrays(calibration, limit: int = 64) -> list[np.ndarray]:
     """Calibration batches (tensors, arrays, or (images, labels) pairs) as float32 NCHW arrays."""
     if calibration is None:
-        raise ValueError("int8 export needs calibration data: pass calibration=<iterable of input batches> "
+        raise BadArgumentError("int8 export needs calibration data: pass calibration=<iterable of input batches> "
                          "(a few hundred real images, e.g. from your validation set)")
     out = []
     for batch in calibration:
@@ -104,5 +126,5 @@ def calibration_arrays(calibration, limit: int = 64) -> list[np.ndarray]:
         if len(out) >= limit:
             break
     if not out:
-        raise ValueError("calibration data is empty; pass at least one batch of inputs")
+        raise BadArgumentError("calibration data is empty; pass at least one batch of inputs")
     return out[:limit]

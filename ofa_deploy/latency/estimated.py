@@ -99,6 +99,18 @@ class EstimatedModel:
                 "weights": self.weights.tolist(), "leave_one_out_mape": round(self.loo_mape, 2),
                 "fit_mape": round(self.fit_mape, 2), "fitted_on": [n["net_id"] for n in self.nets]}
 
+    @property
+    def fitted_resolutions(self) -> tuple[int, int]:
+        """(smallest, largest) input size of the nets the model was fitted on."""
+        sizes = [int(n["image_size"]) for n in self.nets]
+        return min(sizes), max(sizes)
+
+    @property
+    def fitted_latency(self) -> tuple[float, float]:
+        """(fastest, slowest) published latency in ms the model was fitted on."""
+        ms = [float(n["latency_ms"]) for n in self.nets]
+        return min(ms), max(ms)
+
     def ops_cost(self, ops: Sequence[Op]) -> float:
         return float(_design([ops], self.features)[0] @ self.weights)
 
@@ -124,13 +136,32 @@ class EstimatedPredictor:
         self._cost = AdditiveCost(spec, lambda op, r: _op_cost(model, op))
         self.intercept = dict(zip(model.features, model.weights)).get("intercept", 0.0)
         self.name = f"{model.device} (estimated)"
-        self.provenance = {**model.provenance, "supernet": self.supernet}
+        lo, hi = model.fitted_resolutions
+        self.provenance = {**model.provenance, "supernet": self.supernet, "fitted_resolutions": [lo, hi],
+                           "fitted_latency_ms": [round(x, 2) for x in model.fitted_latency]}
         self.resolutions = tuple(range(self.space.min_resolution, self.space.max_resolution + 1,
                                        self.space.resolution_step))
 
+    def outside_fitted(self, resolutions: Sequence[int], budgets: Sequence[float] = ()) -> str | None:
+        """Why a request (resolutions, latency budgets) lies outside what the model was fitted on — its
+        numbers there are extrapolations — or None when it lies inside. Search warns with this and
+        records it in the result; it does not refuse (an estimate is all a device without a table has)."""
+        lo, hi = self.model.fitted_resolutions
+        fast, slow = self.model.fitted_latency
+        bad_r = sorted({int(r) for r in resolutions if not lo <= int(r) <= hi})
+        bad_b = sorted({float(b) for b in budgets if not 0.5 * fast <= float(b) <= 2 * slow})
+        if not bad_r and not bad_b:
+            return None
+        what = " and ".join(x for x in (f"resolution(s) {bad_r}" if bad_r else "",
+                                         f"budget(s) {[f'{b:g} ms' for b in bad_b]}" if bad_b else "") if x)
+        return (f"the estimated {self.model.device} latency model was fitted on published nets at {lo}–{hi} px "
+                f"running {fast:.1f}–{slow:.1f} ms; {self.supernet} at {what} is outside that range, so its "
+                f"latencies are extrapolated guesses — measure a table with `ofa-deploy lut build` for real numbers")
+
     def predict(self, archs: ArchConfig | Sequence[ArchConfig] | ArchBatch):
-        out = self._cost.predict(archs)
-        return out + self.intercept
+        batch, single = ArchBatch.coerce(self.space, archs)
+        out = self._cost.predict_batch(batch) + self.intercept
+        return float(out[0]) if single else out
 
     def tables(self, r: int) -> tuple[float, np.ndarray]:
         """Additive tables at resolution r (the intercept folded into the fixed ops), for search."""

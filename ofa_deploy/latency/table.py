@@ -16,7 +16,7 @@ from ..errors import OfaDeployError
 from ..fileio import atomic_write_json
 from ..registry import SUPERNETS, get_supernet_record
 from .calibration import Calibration
-from .format import read_table_folder, table_file, write_table_file
+from .format import TableFormatError, entry_ms, read_table_folder, table_file, write_table_file
 
 PROVENANCE = "provenance.json"
 
@@ -26,6 +26,23 @@ class MissingOpsError(OfaDeployError, KeyError):
 
     def __str__(self) -> str:
         return self.args[0]
+
+
+def _read_provenance(path: Path) -> dict[str, Any]:
+    """provenance.json as a dict ({} when absent); a broken one is an error naming the file."""
+    if not path.exists():
+        return {}
+    try:
+        prov = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise TableFormatError(f"{path}: not valid JSON ({exc}); restore it, or delete it and pass supernet=... "
+                               f"(the table's op entries stay usable)") from None
+    if not isinstance(prov, dict):
+        raise TableFormatError(f"{path}: expected a JSON object with supernet, source, …, got "
+                               f"{type(prov).__name__}; restore it or delete it and pass supernet=...")
+    if "supernet" in prov and not isinstance(prov["supernet"], str):
+        raise TableFormatError(f"{path}: 'supernet' is {prov['supernet']!r}, expected a supernet name")
+    return prov
 
 
 def infer_supernet(entries: dict[int, dict[str, Any]]) -> str:
@@ -81,10 +98,16 @@ class LatencyTable:
     def load(cls, folder: str | Path, supernet: str | None = None, name: str = "") -> "LatencyTable":
         folder = Path(folder)
         entries = read_table_folder(folder)
-        prov_path = folder / PROVENANCE
-        prov = json.loads(prov_path.read_text()) if prov_path.exists() else {}
+        prov = _read_provenance(folder / PROVENANCE)
         sn = supernet or prov.get("supernet") or infer_supernet(entries)
-        cal = Calibration.from_dict(prov["calibration"]) if prov.get("calibration") else None
+        try:
+            cal = Calibration.from_dict(prov["calibration"]) if prov.get("calibration") else None
+            if cal is not None and not all(np.isfinite(float(getattr(cal, k))) for k in ("a", "b", "c")):
+                raise ValueError("non-finite coefficient")
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise TableFormatError(f"{folder / PROVENANCE}: 'calibration' is broken ({type(exc).__name__}: {exc}); "
+                                   f"expected finite numbers a, b, c — remove the 'calibration' field to use the "
+                                   f"plain op sum, or re-fit it with `ofa-deploy lut build`") from None
         source = prov.get("source", "official" if not prov else "measured")
         return cls(sn, entries, source, prov, cal, name or prov.get("name", folder.name))
 
@@ -105,7 +128,7 @@ class LatencyTable:
         entry = self.entries.get(r, {}).get(op.key)
         if entry is None:
             return float("nan")
-        return float(entry.get("median", entry["mean"]))  # ours record the median too: robust to noise
+        return entry_ms(entry)  # the median when recorded (authoritative), else the official mean
 
     def _check_resolutions(self, batch: ArchBatch) -> None:
         bad = sorted(set(batch.r.tolist()) - set(self.resolutions))
@@ -129,15 +152,13 @@ class LatencyTable:
 
     def predict(self, archs: ArchConfig | Sequence[ArchConfig] | ArchBatch) -> float | np.ndarray:
         """Latency in ms of one arch (a float) or many (an array), calibrated when the table is."""
-        batch = self._batch(archs)
+        batch, single = ArchBatch.coerce(self.spec.space, archs)
         raw = self.op_sum(batch)
         out = self.calibration.apply(raw, self.n_ops(batch)) if self.calibration else raw
-        return float(out[0]) if isinstance(archs, ArchConfig) else out
+        return float(out[0]) if single else out
 
     def _batch(self, archs) -> ArchBatch:
-        if isinstance(archs, ArchBatch):
-            return archs
-        return ArchBatch.from_archs(self.spec.space, [archs] if isinstance(archs, ArchConfig) else list(archs))
+        return ArchBatch.coerce(self.spec.space, archs)[0]
 
     def _raise_missing(self, batch: ArchBatch) -> None:
         missing = sorted({op.key for a in batch.to_archs()[:20] for op in self.spec.arch_ops(a)

@@ -27,9 +27,21 @@ def get_supernet(name: str, pretrained: bool = False, weights: str | Path | None
 
 def load_checkpoint(net: nn.Module, path: str | Path) -> nn.Module:
     """Load an official-format checkpoint ({'state_dict': ...} or a bare state dict), strictly."""
-    obj = torch.load(path, map_location="cpu", weights_only=True)
+    from ..errors import FileFormatError
+    from ..fileio import load_torch_file
+
+    what, fix = (f"a checkpoint of {type(net).__name__} (a state dict)",
+                 "download it again (delete the file and let ofa-deploy re-fetch it) or pass the right --weights file")
+    obj = load_torch_file(path, what, fix)
     state = obj.get("state_dict", obj) if isinstance(obj, dict) else obj
-    net.load_state_dict(state, strict=True)
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise FileFormatError(f"{path} holds a {type(state).__name__}, not {what}; {fix}")
+    try:
+        net.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        first = str(exc).split("\n\t")[1] if "\n\t" in str(exc) else str(exc)[:200]
+        raise FileFormatError(f"{path} does not fit {type(net).__name__} ({first.strip()}); it was saved for "
+                              f"another supernet: {fix}") from None
     return net
 
 

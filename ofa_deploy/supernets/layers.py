@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from ..arch import make_divisible
+from ..errors import BadArgumentError
 
 ACTIVATIONS = {"relu": nn.ReLU, "relu6": nn.ReLU6, "h_swish": nn.Hardswish,
                "h_sigmoid": nn.Hardsigmoid, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}
@@ -19,7 +20,7 @@ def build_activation(name: str | None) -> nn.Module | None:
     if name is None:
         return None
     if name not in ACTIVATIONS:
-        raise ValueError(f"unknown activation {name!r}; known: {sorted(ACTIVATIONS)}")
+        raise BadArgumentError(f"unknown activation {name!r}; known: {sorted(ACTIVATIONS)}")
     return ACTIVATIONS[name]()
 
 

@@ -11,11 +11,12 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..arch import ArchConfig, SearchSpace, as_rng, make_divisible
+from ..arch import ArchConfig, SearchSpace, as_rng, make_divisible, subnet_genes
 from .dynamic import DynamicMBConvLayer
 from .layers import (ConvLayer, IdentityLayer, LinearLayer, MBConvLayer, ResidualBlock,
                      get_bn_param, rename_legacy_keys, set_bn_param)
 from .ops import Op
+from ..errors import BadArgumentError
 
 
 @dataclass(frozen=True)
@@ -203,21 +204,23 @@ class ElasticMBNet(nn.Module):
 
     def set_active_subnet(self, ks=None, e=None, d=None, **kwargs) -> None:
         """Activate a subnet: each of ks, e (per block) and d (per stage) a scalar or a list."""
-        n = len(self.blocks) - 1
-        per = lambda v, k: [v] * k if v is None or not isinstance(v, (list, tuple)) else list(v)
-        for block, k, x in zip(self.blocks[1:], per(ks, n), per(e, n)):
+        n, net = len(self.blocks) - 1, type(self).__name__
+        ks = subnet_genes(net, "ks", ks, n, self.ks_list, "one per block")
+        e = subnet_genes(net, "e", e, n, self.expand_ratio_list, "one per block")
+        d = subnet_genes(net, "d", d, len(self.block_group_info), self.depth_list, "one per stage")
+        for block, k, x in zip(self.blocks[1:], ks, e):
             if k is not None:
                 block.conv.active_kernel_size = k
             if x is not None:
                 block.conv.active_expand_ratio = x
-        for i, dd in enumerate(per(d, len(self.block_group_info))):
+        for i, dd in enumerate(d):
             if dd is not None:
                 self.runtime_depth[i] = min(len(self.block_group_info[i]), dd)
 
     def set_constraint(self, include_list, constraint_type: str = "depth") -> None:
         """Restrict what sample_active_subnet draws (progressive shrinking uses this)."""
         if constraint_type not in ("depth", "expand_ratio", "kernel_size"):
-            raise ValueError(f"constraint_type must be depth, expand_ratio or kernel_size, not {constraint_type!r}")
+            raise BadArgumentError(f"constraint_type must be depth, expand_ratio or kernel_size, not {constraint_type!r}")
         self._constraints[constraint_type] = list(include_list)
 
     def clear_constraint(self) -> None:

@@ -14,9 +14,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..arch import ArchBatch, ArchConfig, SearchSpace, as_rng, make_divisible
+from ..arch import ArchBatch, ArchConfig, SearchSpace, as_rng, make_divisible, subnet_genes
 from .dynamic_resnet import DynamicConvLayer, DynamicLinearLayer, DynamicResNetBottleneckBlock, ResNetBottleneckBlock
 from .layers import ConvLayer, GlobalAvgPool, IdentityLayer, LinearLayer, ResidualBlock, get_bn_param, set_bn_param
+from ..errors import BadArgumentError
 
 
 @dataclass(frozen=True)
@@ -204,9 +205,11 @@ class OFAResNets(nn.Module):
     def set_active_subnet(self, d=None, e=None, w=None, **kwargs) -> None:
         """Activate a subnet: d per [stem, stage...], e per block, w (width index) per
         [stem mid, stem out, stage...]; each a scalar or a list (None leaves a gene as it is)."""
-        per = lambda v, k: [v] * k if v is None or not isinstance(v, (list, tuple)) else list(v)
-        depth, expand, width = per(d, 1 + len(self.runtime_depth)), per(e, len(self.blocks)), \
-            per(w, 2 + len(self.runtime_depth))
+        net, n_st = type(self).__name__, len(self.runtime_depth)
+        depth = subnet_genes(net, "d", d, 1 + n_st, self.depth_list, "one for the stem, then one per stage")
+        expand = subnet_genes(net, "e", e, len(self.blocks), self.expand_ratio_list, "one per block")
+        width = subnet_genes(net, "w", w, 2 + n_st, range(len(self.width_mult_list)),
+                             "a width index for stem mid, stem out, then one per stage")
         for block, x in zip(self.blocks, expand):
             if x is not None:
                 block.active_expand_ratio = x
@@ -229,7 +232,7 @@ class OFAResNets(nn.Module):
     def set_constraint(self, include_list, constraint_type: str = "depth") -> None:
         """Restrict what sample_active_subnet draws (progressive shrinking uses this)."""
         if constraint_type not in ("depth", "expand_ratio", "width_mult"):
-            raise ValueError(f"constraint_type must be depth, expand_ratio or width_mult, not {constraint_type!r}")
+            raise BadArgumentError(f"constraint_type must be depth, expand_ratio or width_mult, not {constraint_type!r}")
         self._constraints[constraint_type] = list(include_list)
 
     def clear_constraint(self) -> None:

@@ -25,7 +25,7 @@ def settings(client, serial=None, **options):
                                                                  "adb": True, **options})
 
 
-def test_connect_push_run_parse_and_skip_repush(adb_client, start_device, model, capsys):
+def test_connect_push_run_parse_and_skip_repush(adb_client, start_device, model, library_log):
     dev = start_device(model="Pixel-Test")
     info = get_backend("tflite").connect(dev.serial, adb_server_port=adb_client.port)
     assert info.serial == dev.serial and info.model == "Pixel_Test" and info.state == "device"
@@ -34,18 +34,19 @@ def test_connect_push_run_parse_and_skip_repush(adb_client, start_device, model,
     assert stats.settings["remote_path"].startswith(REMOTE_DIR) and stats.settings["first_inference_ms"] > 0
     pushed = dev.root / stats.settings["remote_path"].lstrip("/")
     assert pushed.read_bytes() == model.path.read_bytes()
-    assert "pushed" in capsys.readouterr().out
+    assert "pushed" in library_log.text
+    library_log.clear()
     again = get_backend("tflite").measure(model, settings(adb_client, dev.serial, use_gpu=True))
-    assert "push skipped" in capsys.readouterr().out and again.runtime == "tflite-benchmark_model-gpu"
+    assert "push skipped" in library_log.text and again.runtime == "tflite-benchmark_model-gpu"
     log = dev.log.read_text()
     assert f"taskset 3 /data/local/tmp/benchmark_model --graph={stats.settings['remote_path']}" in log
     assert "--use_gpu=true" in log and "--num_runs=10" in log
 
 
-def test_hot_device_cools_down_before_running(adb_client, start_device, model, capsys):
+def test_hot_device_cools_down_before_running(adb_client, start_device, model, library_log):
     dev = start_device(mode="hot", hot_reads=2)
     stats = get_backend("tflite").measure(model, settings(adb_client, dev.serial, max_temp_c=45, poll_s=0.1))
-    assert "85.0 °C > 45.0 °C, cooling down" in capsys.readouterr().out
+    assert "85.0 °C > 45.0 °C, cooling down" in library_log.text
     assert stats.settings["temperature_c_before"] == 38.0
 
 
