@@ -25,6 +25,7 @@ from torch import nn
 
 from ..arch import ArchConfig
 from ..fileio import atomic_path, atomic_write_json
+from ..log import LOGGER
 from ..registry import get_supernet_record
 from .data import Augment, ImageSet, steps_per_epoch, training_batch
 from .ddp import all_reduce_grads, all_reduce_mean, device_for, local_rank
@@ -265,7 +266,8 @@ class Trainer:
         self.out.mkdir(parents=True, exist_ok=True)
         resumed = self.load()
         if self.progress and resumed:
-            print(f"resuming {self.out} at phase {self.pos.phase} epoch {self.pos.epoch} step {self.pos.step}")
+            LOGGER.info("resuming %s at phase %d epoch %d step %d", self.out, self.pos.phase, self.pos.epoch,
+                        self.pos.step)
         while self.pos.phase < len(self.schedule.phases):
             phase = self.schedule.phases[self.pos.phase]
             if not self.pos.started:
