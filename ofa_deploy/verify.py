@@ -1,12 +1,13 @@
 """Closed-loop `get_model`: export the winner as it will ship (the device's backend and format),
-measure it here, and when the measured median is over budget scale the latency limit by what the
-measurement taught (budget × predicted / measured, a little margin) and search again — bounded rounds.
-Every measurement is appended to this host's adaptation log in the user cache."""
+measure it here with the one measuring method (`deploy.timing.measure_artifact`), and when the
+measured median is over budget scale the latency limit by what the measurement taught
+(budget × predicted / measured) with a margin that grows every round (margin, margin², …, so a net
+at the edge of the host's noise is not retried at the same limit), and search again — bounded
+rounds. Every measurement is appended to this host's adaptation log in the user cache."""
 from __future__ import annotations
 
 import json
 import platform
-import statistics
 import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -30,10 +31,14 @@ class VerifyConfig:
     """How the loop measures: `sessions` fresh runtime sessions of `settings` each; the figure is the
     median of session medians, the spread (max − min) / median of them."""
 
-    rounds: int = 3
+    rounds: int = 4
     sessions: int = 3
     settings: MeasureSettings = field(default_factory=lambda: MeasureSettings(warmup=20, runs=100))
-    margin: float = 0.97   # the next limit sits this much inside what the measurement allows
+    margin: float = 0.97   # round k's next limit sits margin**k inside what the measurement allows
+
+    def margin_after(self, k: int) -> float:
+        """The margin applied after round `k` (1-based): it grows so retries do not repeat a limit."""
+        return self.margin ** k
 
     def to_dict(self) -> dict[str, Any]:
         return {"rounds": self.rounds, "sessions": self.sessions, "margin": self.margin,
@@ -46,10 +51,12 @@ class Measurement:
     p90: float
     spread: float
     sessions: tuple[float, ...]
+    busy: bool = False
+    method: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {"median_ms": self.median, "p90_ms": self.p90, "spread": self.spread,
-                "session_medians_ms": list(self.sessions)}
+                "session_medians_ms": list(self.sessions), "busy": self.busy, "method": self.method}
 
 
 def measuring_backend(device: str | None):
@@ -71,8 +78,10 @@ def measuring_backend(device: str | None):
 
 
 def measure_model(model, backend, device_settings: dict[str, Any], config: VerifyConfig) -> Measurement:
-    """Export `model` with `backend` into a scratch folder (removed after) and time it in fresh sessions."""
+    """Export `model` with `backend` into a scratch folder (removed after) and time it by the one
+    measuring method (fresh sessions, warm-up until stable, busy flag)."""
     from .deploy.export import export
+    from .deploy.timing import measure_artifact, method_line
 
     settings = config.settings
     threads = device_settings.get("threads")
@@ -90,11 +99,10 @@ def measure_model(model, backend, device_settings: dict[str, Any], config: Verif
             raise VerificationError(f"verify: exporting the searched subnet with {backend.name} failed ({exc}); "
                                     f"nothing was written. Fix the backend or pass verify=False "
                                     f"(ofa-deploy get --no-verify)") from exc
-        stats = [backend.measure(art, settings) for _ in range(config.sessions)]
-    medians = [s.median for s in stats]
-    med = statistics.median(medians)
-    return Measurement(med, statistics.median(s.p90 for s in stats), (max(medians) - min(medians)) / med,
-                       tuple(medians))
+        stats = measure_artifact(backend, art, settings, sessions=config.sessions)
+    medians = tuple(float(m) for m in stats.settings["session_medians"])
+    return Measurement(float(stats.median), float(stats.p90), float(stats.settings["spread"]), medians,
+                       bool(stats.settings.get("busy")), method_line(stats))
 
 
 def adaptation_log(device: str, supernet: str) -> Path:
@@ -142,7 +150,8 @@ def verify_loop(budget: float, device: str, supernet: str, outcome, build: Calla
         if m.median <= budget:
             return outcome, _record(budget, m, rounds, config, backend.name, verified=True)
         # the measurement says the predictor is off by measured/predicted here: apply it to the budget
-        limit = min(limit * config.margin, budget * predicted / m.median * config.margin)
+        margin = config.margin_after(k)
+        limit = min(limit * margin, budget * predicted / m.median * margin)
         if k == config.rounds:
             break
         try:
@@ -150,10 +159,12 @@ def verify_loop(budget: float, device: str, supernet: str, outcome, build: Calla
         except InfeasibleError:
             break
     best = min(rounds, key=lambda r: r["median_ms"])
+    noisy = " This host was busy while measuring (other load), so the figures are noisy; retry on a " \
+            "quiet machine." if any(r.get("busy") for r in rounds) else ""
     raise VerificationError(
         f"no subnet of {supernet} could be verified under {budget:g} ms on {dev.name} in {len(rounds)} rounds: "
         f"the best measured median was {best['median_ms']:.3f} ms ({best['arch']}, predicted "
-        f"{best['predicted_ms']:.3f} ms). Raise the budget, or pass verify=False for the unverified pick",
+        f"{best['predicted_ms']:.3f} ms).{noisy} Raise the budget, or pass verify=False for the unverified pick",
         best_ms=best["median_ms"], rounds=rounds)
 
 

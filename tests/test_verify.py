@@ -54,6 +54,9 @@ def test_wrong_table_forces_a_second_round(cache):
     assert last["limit_ms"] < first["limit_ms"] and v["p90_ms"] >= v["median_ms"] * 0.9
     assert model.card.predicted_latency["ms"] <= last["limit_ms"] and model.arch.short() == last["arch"]
     assert v["method"]["settings"]["runs"] == 100 and v["method"]["sessions"] == 3
+    hist = v["history"]                                      # every retry sits strictly inside the last limit
+    assert all(b["limit_ms"] < a["limit_ms"] for a, b in zip(hist, hist[1:]))
+    assert all("fresh-session medians" in r["method"] and len(r["session_medians_ms"]) == 3 for r in hist)
     lines = [json.loads(l) for l in adaptation_log(DEVICE, TINY).read_text().splitlines()]
     assert len(lines) == v["rounds"] and lines[0]["median_ms"] == first["median_ms"]
     assert all(l["backend"] == "onnxruntime" and l["arch"]["r"] for l in lines)
