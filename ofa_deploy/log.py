@@ -109,6 +109,21 @@ def native_quiet() -> Iterator[None]:
                 LOGGER.debug("native output:\n%s", text[-20000:])
 
 
+@contextmanager
+def steps_muted() -> Iterator[None]:
+    """Hide the step lines of work the user did not ask for by name (the scratch exports of a verify
+    round); with verbose on they still show."""
+    if _verbose:
+        yield
+        return
+    before = LOGGER.level
+    LOGGER.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        LOGGER.setLevel(before)
+
+
 def _emit(line: str) -> None:
     LOGGER.info(line)
 

@@ -16,6 +16,7 @@ from typing import Any, Callable
 
 from .deploy.base import MeasureSettings
 from .errors import BackendUnavailableError, InfeasibleError, OfaDeployError
+from .log import LOGGER
 
 
 class VerificationError(OfaDeployError):
@@ -82,6 +83,7 @@ def measure_model(model, backend, device_settings: dict[str, Any], config: Verif
     measuring method (fresh sessions, warm-up until stable, busy flag)."""
     from .deploy.export import export
     from .deploy.timing import measure_artifact, method_line
+    from .log import steps_muted
 
     settings = config.settings
     threads = device_settings.get("threads")
@@ -94,7 +96,8 @@ def measure_model(model, backend, device_settings: dict[str, Any], config: Verif
         settings = settings.with_options(**extra)
     with tempfile.TemporaryDirectory(prefix="ofa_verify_") as tmp:
         try:
-            art = export(model, backend.name, tmp, validate=False)
+            with steps_muted():
+                art = export(model, backend.name, tmp, validate=False)
         except Exception as exc:
             raise VerificationError(f"verify: exporting the searched subnet with {backend.name} failed ({exc}); "
                                     f"nothing was written. Fix the backend or pass verify=False "
@@ -147,6 +150,9 @@ def verify_loop(budget: float, device: str, supernet: str, outcome, build: Calla
             "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "host": platform.node(),
             "device": dev.name, "backend": backend.name, "supernet": supernet, "arch": outcome.arch.to_dict(),
             "predicted_ms": predicted, **m.to_dict(), "settings": config.to_dict()})
+        LOGGER.info(f"verify: round {k}: {outcome.arch.short()} predicted {predicted:.3f} ms, measured "
+                    f"{m.median:.3f} ms (spread {100 * m.spread:.1f} %{', machine busy' if m.busy else ''}) "
+                    f"{'≤' if m.median <= budget else '>'} budget {budget:g} ms")
         if m.median <= budget:
             return outcome, _record(budget, m, rounds, config, backend.name, verified=True)
         # the measurement says the predictor is off by measured/predicted here: apply it to the budget

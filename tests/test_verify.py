@@ -40,7 +40,7 @@ def test_measurable_devices():
     assert measuring_backend("pixel1") is None and measuring_backend(None) is None
 
 
-def test_wrong_table_forces_a_second_round(cache):
+def test_wrong_table_forces_a_second_round(cache, library_log):
     table = predictor_for_device(DEVICE, TINY)
     largest = get_supernet_record(TINY).space.largest(32)
     budget = round(0.7 * float(table.predict(largest)), 4)
@@ -57,6 +57,9 @@ def test_wrong_table_forces_a_second_round(cache):
     hist = v["history"]                                      # every retry sits strictly inside the last limit
     assert all(b["limit_ms"] < a["limit_ms"] for a, b in zip(hist, hist[1:]))
     assert all("fresh-session medians" in r["method"] and len(r["session_medians_ms"]) == 3 for r in hist)
+    said = {r.getMessage() for r in library_log.records}     # one line per round, not the scratch exports
+    assert len([m for m in said if m.startswith("verify: round ")]) == len(hist)
+    assert not any("ofa_verify_" in m for m in said)
     lines = [json.loads(l) for l in adaptation_log(DEVICE, TINY).read_text().splitlines()]
     assert len(lines) == v["rounds"] and lines[0]["median_ms"] == first["median_ms"]
     assert all(l["backend"] == "onnxruntime" and l["arch"]["r"] for l in lines)
