@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml constraints.txt tools/install_system_deps.sh
 	$(PIP)
 	$(PIP) -e '.[all,dev]'
 	@# TVM needs a newer typing-extensions than litert-torch's resolve allows: second step.
-	$(PY) -m pip install --disable-pip-version-check -q torch==2.13.0 apache-tvm==0.27.0.post1 apache-tvm-ffi==0.1.14.post1
+	$(PY) -m pip install --disable-pip-version-check -q torch==2.13.0 apache-tvm==0.27.0.post1 apache-tvm-ffi==0.1.14.post1 xgboost-cpu==3.2.0
 	@touch $@
 
 demo: install

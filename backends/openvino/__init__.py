@@ -15,6 +15,18 @@ from ofa_deploy.deploy.plugin import BackendBase, calibration_arrays
 from ofa_deploy.deploy.timing import time_callable
 
 
+def telemetry_off() -> None:
+    """`import openvino` (and its converter, and NNCF) send usage telemetry when no consent file
+    exists — a fresh machine — and create ~/intel; off-line their sender thread, forked from a
+    thread, also deadlocked our numpy timing. ofa_deploy never sends data on a user's behalf nor
+    writes their home: before openvino first loads, mark its optional telemetry package absent
+    (None in sys.modules), so OpenVINO and NNCF take their own no-telemetry stubs."""
+    import sys
+
+    if "openvino" not in sys.modules:
+        sys.modules.setdefault("openvino_telemetry", None)
+
+
 class OpenVinoBackend(BackendBase):
     name = "openvino"
     formats = ("openvino", "ir")
@@ -22,6 +34,10 @@ class OpenVinoBackend(BackendBase):
     extra = "openvino"
     modules = ("openvino",)
     packages = ("openvino", "nncf")
+
+    def import_runtime(self, module: str):
+        telemetry_off()
+        return super().import_runtime(module)
 
     def export(self, model, example_input, out_dir: Path, precision: str = "fp32", format: str | None = None,
                calibration=None, name: str = "model", **options) -> Artifact:

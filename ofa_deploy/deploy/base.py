@@ -11,14 +11,14 @@ from __future__ import annotations
 import json
 import platform
 import statistics
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
 from ..fileio import atomic_write_json, file_size_mb
-from ..errors import BadArgumentError
+from ..errors import BadArgumentError, check_number
 
 PRECISIONS = ("fp32", "fp16", "int8")
 
@@ -42,6 +42,7 @@ class MeasureSettings:
         if self.mode == "mlperf":
             object.__setattr__(self, "runs", max(self.runs, 1024))
             object.__setattr__(self, "min_seconds", max(self.min_seconds, 60.0))
+        check_number("min_seconds", self.min_seconds, minimum=0, unit="seconds")   # NaN would time forever
         if self.threads < 1 or self.runs < 1 or self.warmup < 0:
             raise BadArgumentError(f"threads and runs must be ≥1 and warmup ≥0 (got threads={self.threads}, "
                              f"runs={self.runs}, warmup={self.warmup})")
@@ -138,14 +139,30 @@ class Artifact:
 
     @classmethod
     def load(cls, path: str | Path) -> "Artifact":
-        """Reopen an artifact from its sidecar (path to the artifact or to the sidecar)."""
+        """Reopen an artifact from its sidecar (path to the artifact or to the sidecar). An artifact
+        that is itself JSON (accel's `model.accel.json`) is told from its sidecar by the sidecar's
+        keys; a folder moved since export is followed (the artifact sits beside its sidecar)."""
+        from ..errors import FileFormatError, MissingFileError
+
         path = Path(path)
-        side = path if path.suffix == ".json" and not path.is_dir() else path.with_name(path.name + ".json")
-        if not side.exists():
-            raise FileNotFoundError(f"{side} not found: an artifact is reopened from the .json sidecar "
+        beside = path.with_name(path.name + ".json")
+        side = beside if beside.is_file() or path.suffix != ".json" else path
+        if not side.is_file():
+            raise MissingFileError(f"{side} not found: an artifact is reopened from the .json sidecar "
                                     f"that export writes beside it")
-        d = json.loads(side.read_text())
-        return cls(**d)
+        try:
+            d = json.loads(side.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise FileFormatError(f"{side} is not valid JSON ({exc}): it is the sidecar export wrote beside the "
+                                  f"artifact; export the model again to get a good one") from exc
+        if not isinstance(d, dict) or not {"path", "backend", "format"} <= set(d):
+            raise FileFormatError(f"{side} is not an artifact sidecar (no path/backend/format): pass the artifact "
+                                  f"or the <artifact>.json that export wrote beside it")
+        recorded = Path(d["path"])
+        if not recorded.exists() and (side.parent / recorded.name).exists():
+            d["path"] = side.parent / recorded.name
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known})
 
 
 @runtime_checkable
