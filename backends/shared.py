@@ -1,12 +1,14 @@
-"""Helpers the Core ML, TVM and accel plugins share: reading a JSON option given as a dict, a JSON
-string or a file (TVM targets, accelerator configs), and the layer trace of a torch module (the
-accel model's input, and the op counts Core ML spec checks compare against)."""
+"""Helpers the plugins share: reading a JSON option given as a dict, a JSON string or a file (TVM
+targets, accelerator configs); the layer trace of a torch module (the accel model's input, and the
+op counts Core ML spec checks compare against); and the local-or-adb measuring path of the tflite
+and ExecuTorch plugins (dispatch, then connect, per-serial lock and push by checksum)."""
 from __future__ import annotations
 
 import json
 from collections import Counter
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterator
 
 from ofa_deploy.errors import OfaDeployError
 
@@ -135,3 +137,37 @@ def layer_counts(layers: list[dict[str, Any]]) -> Counter:
     c = Counter(layer["kind"] for layer in layers)
     c["conv"] += c["dwconv"]
     return c
+
+
+def on_adb(settings) -> bool:
+    """True when MeasureSettings name an adb device (`options['serial']`, or `options['adb']=True`
+    for the only attached one) rather than this host."""
+    return bool(settings.options.get("serial") or settings.options.get("adb"))
+
+
+def measure_local_or_adb(artifact, settings, loaded: Callable[[Any, int], Any], runtime: str, version: str,
+                         device_module: str):
+    """The tflite and ExecuTorch plugins' `measure`: on the adb device the settings name, through
+    `device_module`'s measure_on_device (imported only then); else here, timing the loaded model
+    (`loaded(artifact, threads).timed_call()`) by the core's timing loop."""
+    if on_adb(settings):
+        import importlib
+
+        return importlib.import_module(device_module).measure_on_device(artifact, settings)
+    from ofa_deploy.deploy.timing import time_callable
+
+    return time_callable(loaded(artifact, settings.threads).timed_call(), settings, runtime, version)
+
+
+@contextmanager
+def adb_session(artifact, settings) -> Iterator[tuple[Any, Any, str]]:
+    """Connect to the adb device the settings name, hold its per-serial lock (calls for one serial
+    run one at a time; different serials in parallel) and push the artifact unless a file with its
+    sha256 is already there; yields (client, DeviceInfo, remote path)."""
+    from ofa_deploy.plugins.tflite.adb import AdbClient
+    from ofa_deploy.plugins.tflite.device import _locks, ensure_model
+
+    client = AdbClient.shared(settings.options.get("adb_server_port"))
+    info = client.connect(settings.options.get("serial"))
+    with _locks[info.serial]:
+        yield client, info, ensure_model(client, info.serial, Path(artifact.path))

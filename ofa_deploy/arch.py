@@ -1,19 +1,21 @@
 """ArchConfig: one subnet of an elastic space (kernel sizes, expand ratios, depths, resolution,
 optional widths), and SearchSpace: which values each gene may take.
 
-This module owns architecture validity. Everything else (supernets, predictors, search, export)
-asks it. ArchBatch holds many archs as arrays, for vectorized predictors and search.
+This module owns architecture validity (the checks themselves live in `arch_checks`). Everything
+else (supernets, predictors, search, export) asks it. ArchBatch holds many archs as arrays, for
+vectorized predictors and search.
 """
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from collections.abc import Iterable, Mapping
 from typing import Any, Sequence
 
 import numpy as np
 
+from . import arch_checks as checks
+from .arch_checks import check_gene, subnet_genes  # noqa: F401  (re-exported: supernets use them)
 from .errors import ArchError
 
 Rng = "np.random.Generator | int | None"
@@ -31,69 +33,6 @@ def make_divisible(v: float, divisor: int = 8, min_value: int | None = None) -> 
 def as_rng(rng: Any = None) -> np.random.Generator:
     """A numpy Generator from a seed, a Generator, or None (fresh entropy)."""
     return rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
-
-
-def _num(v: Any) -> int | float:
-    v = float(v)
-    return int(v) if v.is_integer() else v
-
-
-def _genes(name: str, values: Any, integer: bool) -> tuple:
-    """A gene vector as a tuple of numbers; strings, bools, NaN and (for int genes) fractions are refused
-    instead of being truncated, so `ks=[3.7]*9` is an error and not a kernel of 3."""
-    if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
-        raise ArchError(f"arch gene {name!r} must be a list of numbers, got {type(values).__name__} {values!r}")
-    out = []
-    for i, v in enumerate(values):
-        out.append(_gene(f"{name}[{i}]", v, integer))
-    return tuple(out)
-
-
-def _gene(where: str, v: Any, integer: bool) -> int | float:
-    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer, np.floating)):
-        raise ArchError(f"arch gene {where} = {v!r} is not a number ({type(v).__name__}); "
-                        f"write it as {'an integer' if integer else 'a number'}")
-    f = float(v)
-    if not np.isfinite(f) or (integer and not f.is_integer()):
-        raise ArchError(f"arch gene {where} = {v!r} is not {'a whole number' if integer else 'finite'}; "
-                        f"genes take exact values from the space's choices")
-    return int(f) if integer else _num(f)
-
-
-def check_gene(space_name: str, name: str, values: Sequence, n: int, choices: Sequence, what: str) -> None:
-    """Raise ArchError naming the gene, the bad value and the allowed choices (one place for both
-    ArchConfig.validate and the supernets' set_active_subnet)."""
-    if len(values) != n:
-        raise ArchError(f"arch for {space_name}: {name} has {len(values)} values, expected {n} "
-                        f"({what}); got {list(values)}")
-    bad = [(i, v) for i, v in enumerate(values) if v not in choices]
-    if bad:
-        i, v = bad[0]
-        raise ArchError(f"arch for {space_name}: {name}[{i}] = {v} is not in the space; "
-                        f"allowed values are {list(choices)}")
-
-
-def subnet_genes(net: str, name: str, value: Any, n: int, choices: Sequence, what: str) -> list:
-    """A set_active_subnet argument (None, one value for all, or a list of n, items None or a choice)
-    as a list of n, checked at once, so `set_active_subnet(ks=4)` fails here and not inside forward."""
-    if value is None:
-        return [None] * n
-    if isinstance(value, (list, tuple, np.ndarray)):
-        vals = list(value)
-        if len(vals) != n:
-            raise ArchError(f"{net}.set_active_subnet: {name} has {len(vals)} values, expected {n} ({what}) "
-                            f"or one value for all; got {vals}")
-    else:
-        vals = [value] * n
-    out = []
-    for i, v in enumerate(vals):
-        if v is not None:
-            v = _gene(f"{name}[{i}]", v, integer=False)
-            if v not in choices:
-                raise ArchError(f"{net}.set_active_subnet: {name}{f'[{i}]' if n > 1 else ''} = {v} is not a "
-                                f"choice of this supernet; allowed values are {list(choices)}")
-        out.append(v)
-    return out
 
 
 @dataclass(frozen=True)
@@ -159,15 +98,7 @@ class SearchSpace:
     def check_resolutions(self, resolutions: Any, name: str = "resolutions") -> tuple[int, ...]:
         """Validate user-given resolutions (a number or a list): whole numbers on the space's grid.
         Raises ArchError naming `name`, the bad value and the grid."""
-        if isinstance(resolutions, (int, float, np.integer, np.floating)) and not isinstance(resolutions, bool):
-            resolutions = [resolutions]
-        vals = _genes(name, resolutions, integer=True)
-        if not vals:
-            raise ArchError(f"{name} is empty; give at least one of {self.grid_text()}")
-        for v in vals:
-            if not self.valid_resolution(v):
-                raise ArchError(f"{name}={v}: {v} is not a resolution of {self.name}; use {self.grid_text()}")
-        return vals
+        return checks.check_resolutions(self, resolutions, name)
 
     def grid_text(self) -> str:
         return (f"{self.min_resolution}..{self.max_resolution} in steps of {self.resolution_step} "
@@ -207,43 +138,27 @@ class ArchConfig:
     w: tuple[int, ...] = field(default=())
 
     def __post_init__(self):
-        object.__setattr__(self, "ks", _genes("ks", self.ks, integer=True))
-        object.__setattr__(self, "e", _genes("e", self.e, integer=False))
-        object.__setattr__(self, "d", _genes("d", self.d, integer=True))
-        object.__setattr__(self, "w", _genes("w", self.w, integer=True))
-        object.__setattr__(self, "r", _gene("r", self.r, integer=True))
+        for name, integer in (("ks", True), ("e", False), ("d", True), ("w", True)):
+            object.__setattr__(self, name, checks.as_genes(name, getattr(self, name), integer))
+        object.__setattr__(self, "r", checks.as_gene("r", self.r, integer=True))
 
     # ---- validation ----------------------------------------------------------------------
     def validate(self, space: SearchSpace) -> "ArchConfig":
         """Raise ArchError naming the first gene that does not fit `space`; return self otherwise."""
-        genes = [("ks", self.ks, space.n_ks, space.ks_choices, "one per block"),
-                 ("e", self.e, space.n_blocks, space.e_choices, "one per block"),
-                 ("d", self.d, space.n_d, space.d_choices, "one per stage"),
-                 ("w", self.w, space.n_w, space.w_choices, "one per width group")]
-        for name, values, n, choices, what in genes:
-            check_gene(space.name, name, values, n, choices, what)
-        if not space.valid_resolution(self.r):
-            raise ArchError(f"arch for {space.name}: resolution {self.r} is outside the space; use "
-                            f"{space.grid_text()}")
+        checks.validate_arch(self, space)
         return self
 
     @classmethod
-    def coerce(cls, arch: Any, space: SearchSpace | None = None) -> "ArchConfig":
+    def coerce(cls, arch: Any, space: SearchSpace | None = None, r: int | None = None) -> "ArchConfig":
         """The one converter for user archs: an ArchConfig, our dict, the official dict ({ks, e, d,
-        r or image_size, r possibly [r]}) or its JSON text; validated against `space` when given."""
+        r or image_size, r possibly [r]}), its JSON text or the printed short form; validated against
+        `space` when given. `r` is the resolution of a dict that has none."""
         if isinstance(arch, cls):
             out = arch
         elif isinstance(arch, Mapping):
-            out = cls.from_dict(arch)
-        elif isinstance(arch, str) and not arch.strip().startswith(("{", "[", '"')):   # the printed form
-            out = cls.parse(arch)
-        elif isinstance(arch, str):
-            try:
-                obj = json.loads(arch)
-            except json.JSONDecodeError as exc:
-                raise ArchError(f"arch text {arch[:60]!r} is not JSON ({exc.msg}); write it as "
-                                '{"ks": [...], "e": [...], "d": [...], "r": 224}') from None
-            out = cls.coerce(obj) if isinstance(obj, Mapping) else cls.coerce(None)
+            out = cls.from_dict(arch, r)
+        elif isinstance(arch, str):   # JSON text or the printed short form
+            out = cls.from_dict(checks.json_mapping(arch), r) if checks.is_json_text(arch) else cls.parse(arch)
         else:
             raise ArchError(f"expected an arch (ArchConfig, or a dict with keys ks, e, d, r), got "
                             f"{type(arch).__name__} {str(arch)[:60]}")
@@ -292,41 +207,18 @@ class ArchConfig:
     @classmethod
     def from_dict(cls, d: dict[str, Any], r: int | None = None) -> "ArchConfig":
         """Accept our dict or the official one ({ks, e, d, r: [r]}, or without r when `r` is given)."""
-        if not isinstance(d, Mapping):
-            raise ArchError(f"an arch dict must be a mapping with keys ks, e, d, r, got {type(d).__name__}")
-        unknown = sorted(set(d) - {"ks", "e", "d", "r", "w", "image_size"})
-        if unknown:
-            raise ArchError(f"arch dict has unknown key(s) {unknown}; accepted keys are ks, e, d, r "
-                            "(or image_size), w")
-        missing = [k for k in ("e", "d") if k not in d]
-        if missing:
-            raise ArchError(f"arch dict lacks {missing}; expected keys ks, e, d, r (got {sorted(d)})")
-        res = d.get("r", d.get("image_size", r))
-        if isinstance(res, (list, tuple)):
-            if len(res) > 1:
-                raise ArchError(f"arch dict has {len(res)} resolutions {list(res)}; an arch has one: "
-                                "give 'r' as an int or a one-element list")
-            res = res[0] if res else None
-        if res is None:
-            raise ArchError("arch dict has no resolution: add 'r' (an int, or a one-element list as "
-                            "the official code writes it)")
-        return cls(ks=tuple(d.get("ks", ())), e=tuple(d["e"]), d=tuple(d["d"]), r=res,
-                   w=tuple(d.get("w", ())))
+        return cls(**checks.dict_fields(d, r))
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict())
 
     @classmethod
     def from_json(cls, text: str) -> "ArchConfig":
-        return cls.from_dict(json.loads(text))
+        return cls.from_dict(checks.json_mapping(text))
 
     def short(self) -> str:
         """A compact one-line form for logs and tables; `ArchConfig.parse` reads it back."""
-        ks = "".join(map(str, self.ks))
-        whole = all(float(x).is_integer() and 0 <= x < 10 for x in self.e)
-        e = ("".join(str(int(x)) for x in self.e) if whole else "_".join(f"{x:g}" for x in self.e))
-        s = f"r{self.r}-d{''.join(map(str, self.d))}-k{ks}-e{e}"
-        return s + (f"-w{''.join(map(str, self.w))}" if self.w else "")
+        return checks.short_form(self)
 
     @classmethod
     def parse(cls, text: str) -> "ArchConfig":
@@ -335,22 +227,7 @@ class ArchConfig:
         text = str(text).strip()
         if text.startswith("{"):
             return cls.coerce(text)
-        m = _SHORT.fullmatch(text)
-        if m is None:
-            raise ArchError(f"arch {text[:60]!r} is neither the short form r<res>-d<depths>-k<kernels>-e<expands>"
-                            '[-w<widths>] (as printed, e.g. r28-d123-k357357357-e346346346) nor JSON {"ks": …}')
-        digits = lambda g: tuple(int(c) for c in (m.group(g) or ""))  # noqa: E731
-        e_txt = m.group("e")
-        e = tuple(float(x) for x in e_txt.split("_")) if "_" in e_txt or "." in e_txt else digits("e")
-        return cls(ks=digits("k"), e=e, d=digits("d"), r=int(m.group("r")), w=digits("w"))
-
-
-_SHORT = re.compile(r"r(?P<r>\d+)-d(?P<d>\d+)-k(?P<k>\d*)-e(?P<e>[\d._]+)(?:-w(?P<w>\d+))?")
-
-
-def _on_grid(space: SearchSpace, resolutions: Sequence[int] | None) -> bool:
-    """Whether resolutions a batch is drawn from are all valid (then the batch needs no check)."""
-    return resolutions is None or all(space.valid_resolution(int(r)) and int(r) == r for r in resolutions)
+        return cls(**checks.parse_short(text))
 
 
 @dataclass
@@ -373,28 +250,8 @@ class ArchBatch:
         """Vectorized check that every gene is one of the space's choices and every resolution on its
         grid; raises ArchError naming the first bad arch, gene and value. Marks the batch checked, so
         search validates once at the door and not per generation."""
-        if self.checked:
-            return self
-        sp = self.space
-        for name, arr, n, choices, what in (("ks", self.ks, sp.n_ks, sp.ks_choices, "one per block"),
-                                            ("e", self.e, sp.n_blocks, sp.e_choices, "one per block"),
-                                            ("d", self.d, sp.n_d, sp.d_choices, "one per stage"),
-                                            ("w", self.w, sp.n_w, sp.w_choices, "one per width group")):
-            arr = np.asarray(arr)
-            if arr.ndim != 2 or arr.shape != (len(self), n):
-                raise ArchError(f"arch batch for {sp.name}: {name} has shape {arr.shape}, expected "
-                                f"({len(self)}, {n}) ({what})")
-            ok = np.isin(arr, np.asarray(choices, dtype=arr.dtype)) if n else np.ones(arr.shape, bool)
-            if not ok.all():
-                i, j = np.argwhere(~ok)[0]
-                raise ArchError(f"arch {i} of the batch for {sp.name}: {name}[{j}] = {arr[i, j]:g} is not in "
-                                f"the space; allowed values are {list(choices)}")
-        r = np.asarray(self.r)
-        ok = (r >= sp.min_resolution) & (r <= sp.max_resolution) & ((r - sp.min_resolution) % sp.resolution_step == 0)
-        if not ok.all():
-            i = int(np.flatnonzero(~ok)[0])
-            raise ArchError(f"arch {i} of the batch for {sp.name}: resolution {r[i]} is outside the space; "
-                            f"use {sp.grid_text()}")
+        if not self.checked:
+            checks.validate_batch(self)
         self.checked = True
         return self
 
@@ -448,7 +305,7 @@ class ArchBatch:
                    pick(space.e_choices, (n, space.n_blocks)).astype(np.float64),
                    pick(space.d_choices, (n, space.n_d)).astype(np.int64),
                    pick(resolutions or space.resolutions, (n,)).astype(np.int64),
-                   pick(space.w_choices, (n, space.n_w)).astype(np.int64), checked=_on_grid(space, resolutions))
+                   pick(space.w_choices, (n, space.n_w)).astype(np.int64), checked=checks.on_grid(space, resolutions))
 
     def mutate(self, rng: Any = None, prob: float = 0.1, r_prob: float = 0.5,
                resolutions: Sequence[int] | None = None) -> "ArchBatch":
@@ -460,7 +317,7 @@ class ArchBatch:
             old, new = getattr(self, f), getattr(fresh, f)
             out[f] = np.where(g.random(old.shape) < prob, new, old)
         out["r"] = np.where(g.random(self.r.shape) < r_prob, fresh.r, self.r)
-        return ArchBatch(self.space, **out, checked=self.checked and _on_grid(self.space, resolutions))
+        return ArchBatch(self.space, **out, checked=self.checked and checks.on_grid(self.space, resolutions))
 
     def crossover(self, other: "ArchBatch", rng: Any = None) -> "ArchBatch":
         """Uniform crossover: each gene from self or other with equal chance."""

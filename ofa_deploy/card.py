@@ -119,19 +119,13 @@ class ModelCard(Mapping):
 _FIELDS = tuple(f.name for f in fields(ModelCard))
 
 
-def preprocessing_record(record) -> dict[str, Any]:
-    """How inputs must be prepared for a net of supernet `record` (the Preprocessing record when
-    ofa_deploy.preprocess provides one, else the plain facts the registry holds)."""
-    try:
-        from . import preprocess
-    except ImportError:
-        preprocess = None
-    builder = getattr(preprocess, "preprocessing_for", None) if preprocess else None
-    if builder is not None:
-        rec = builder(record)
-        return rec.to_dict() if hasattr(rec, "to_dict") else dict(rec)
-    return {"layout": "NCHW", "scale": "pixels / 255", "mean": list(record.mean), "std": list(record.std),
-            "dataset": record.dataset}
+def preprocessing_record(record, resolution: int) -> dict[str, Any]:
+    """How inputs must be prepared for a `resolution`-px net of supernet `record` (a record or a
+    name): the full ofa_deploy.preprocess record — resize method and size, crop, layout, scale,
+    mean/std, channels — at the net's own input size."""
+    from .preprocess import preprocessing_for
+
+    return preprocessing_for(record, resolution).to_dict()
 
 
 def weights_label(weights, pretrained: bool, asset_name: str | None) -> tuple[str, bool]:
@@ -167,17 +161,25 @@ def subnet_card(record, device: str | None, latency: float | None, arch, outcome
     if "latency" in outcome.values:
         predicted_latency = {"ms": outcome.values["latency"], "device": lat.get("device"),
                              "backend": lat.get("backend"), "source": lat.get("source"),
-                             "provenance": lat.get("provenance", {})}
+                             "provenance": lat.get("provenance", {}),
+                             **({"warning": lat["warning"]} if lat.get("warning") else {})}   # e.g. extrapolated
     alt = None if alternative is None else {"name": alternative.name, "latency_ms": alternative.latency_ms,
                                             "top1": alternative.top1}
     return ModelCard(
         name=f"{record.name}-{tag}", kind="subnet", supernet=record.name, device=device, arch=arch.to_dict(),
         arch_short=arch.short(), resolution=arch.r, in_channels=getattr(spec, "in_channels", 3),
-        num_classes=getattr(spec, "n_classes", None), preprocessing=preprocessing_record(record),
+        num_classes=getattr(spec, "n_classes", None), preprocessing=preprocessing_record(record, arch.r),
         macs=float(count_macs(record.name, arch)), params=float(count_params(record.name, arch)),
-        weights=label, dry_run=dry, bn_calibration=bn, constraints=dict(outcome.limits), search=dict(outcome.search),
+        weights=label, dry_run=dry, bn_calibration=bn, constraints=_requested(outcome.limits, latency),
+        search={**outcome.search, "limits": dict(outcome.limits)},
         predicted_latency=predicted_latency, predicted_accuracy=accuracy_record(outcome.score, outcome.accuracy),
         published_alternative=alt, ofa_deploy=__version__)
+
+
+def _requested(limits: dict[str, float], latency: float | None) -> dict[str, float]:
+    """The user's constraints: the budget asked for, not the tighter limit a verify round searched
+    with (that one stays in search.limits)."""
+    return {**limits, "latency": latency} if latency is not None and "latency" in limits else dict(limits)
 
 
 def published_card(rec, arch, weights_source: str, dry: bool, device_backend: str | None) -> ModelCard:
@@ -191,6 +193,7 @@ def published_card(rec, arch, weights_source: str, dry: bool, device_backend: st
         name=rec.name.replace("@", "-"), kind="published", supernet=rec.supernet, device=rec.device,
         resolution=rec.image_size, in_channels=3, arch=arch.to_dict() if arch else None,
         arch_short=arch.short() if arch else None, weights=weights_source, dry_run=dry,
+        preprocessing=preprocessing_record(rec.supernet, rec.image_size),
         published={"latency_ms": rec.latency_ms, "flops_m": rec.flops_m, "top1": rec.top1,
                    "finetune_epochs": rec.finetune_epochs},
         predicted_accuracy={"top1": rec.top1 / 100, "source": "published (ImageNet val, official)"},

@@ -67,16 +67,23 @@ class StackedTables:
         self.fixed = np.asarray(fixed, dtype=np.float64)
         stacked = np.stack(blocks)                                       # [R, B, K, E]
         _, B, K, E = stacked.shape
-        self.flat, self._stride_r, self._stride_k = stacked.reshape(-1), np.int32(B * K * E), np.int32(E)
+        # one 0.0 after the entries: a skipped block gathers it (its own entry may be missing, NaN)
+        self.flat = np.concatenate([stacked.reshape(-1), [0.0]])
+        self._skip, self._stride_r, self._stride_k = np.int32(stacked.size), np.int32(B * K * E), np.int32(E)
         self._b_off = (np.arange(B, dtype=np.int32) * np.int32(K * E))[None, :]
+        self._ones = np.ones(B)
 
     def sum(self, r_idx: np.ndarray, e_idx: np.ndarray, active: np.ndarray,
             k_idx: np.ndarray | None = None) -> np.ndarray:
         """[N] values from per-arch resolution positions [N] and per-block expand/kernel positions
         [N, B] (any int dtype; int8 genes are widened to int32 so the flat index cannot overflow).
-        Blocks an arch skips add nothing, even where their entry is missing (NaN)."""
+        Blocks an arch skips add nothing, even where their entry is missing (NaN). Arithmetic
+        instead of masked selects and a matrix-vector product for the row sums: this runs on
+        every candidate child of every generation."""
         r_idx = np.asarray(r_idx).astype(np.int32, copy=False)
-        idx = (r_idx * self._stride_r)[:, None] + self._b_off + e_idx
+        idx = (r_idx * self._stride_r - self._skip)[:, None] + self._b_off + e_idx
         if k_idx is not None:
             idx += k_idx * self._stride_k
-        return self.fixed[r_idx] + np.where(active, self.flat.take(idx), 0.0).sum(axis=1)
+        idx *= active              # skipped blocks → offset 0 → the trailing 0.0
+        idx += self._skip
+        return self.fixed[r_idx] + self.flat.take(idx) @ self._ones

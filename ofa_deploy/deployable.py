@@ -40,6 +40,13 @@ class DeployableModel(nn.Module):
         config = getattr(self.net, "config", None)
         return config if isinstance(config, dict) else None
 
+    @property
+    def transform(self):
+        """uint8 images → this model's input, as its card's preprocessing says (ofa_deploy.preprocess)."""
+        from .preprocess import create_transform, resolve_preprocessing
+
+        return create_transform(resolve_preprocessing(self))
+
     def with_card(self, card: ModelCard) -> "DeployableModel":
         """This model (same weights) carrying `card` instead."""
         return DeployableModel(self.net, card, self.arch, self.input_shape)

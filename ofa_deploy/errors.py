@@ -49,6 +49,16 @@ def check_number(name: str, value: Any, *, minimum: float | None = None, exclusi
     return int(v) if integer else v
 
 
+class MissingFileError(OfaDeployError, FileNotFoundError):
+    """A file or folder the user named (a checkpoint, predictor, artifact) that does not exist; the
+    message names the path and what to pass instead."""
+
+
+class DataNotFoundError(MissingFileError):
+    """Training, calibration or benchmark data that is missing or empty (no class folders, no images);
+    the message names the path, the layout expected and how to get the data."""
+
+
 class UnknownNameError(OfaDeployError, LookupError):
     """A model, device, backend or table name that no registry record owns."""
 

@@ -23,15 +23,22 @@ def current_umask() -> int:
     return old
 
 
-def make_dirs(folder: str | os.PathLike, what: str = "output folder") -> Path:
-    """mkdir -p with an error that says which part of the path is a file instead of a folder."""
+def check_dir_path(folder: str | os.PathLike, what: str = "output folder", param: str | None = None) -> Path:
+    """Check, without creating anything, that `folder` can be made: no part of its path is a file.
+    The error names the part that is a file (and `param=` when given, so the CLI names its flag)."""
     from .errors import BadArgumentError
 
     folder = Path(folder)
     for p in (folder, *folder.parents):
         if p.exists() and not p.is_dir():
             raise BadArgumentError(f"cannot write the {what} {folder}: {p} is a file, not a folder; choose "
-                                   f"another path or remove that file")
+                                   f"another {f'{param}= ' if param else ''}path or remove that file", param)
+    return folder
+
+
+def make_dirs(folder: str | os.PathLike, what: str = "output folder") -> Path:
+    """mkdir -p with an error that says which part of the path is a file instead of a folder."""
+    folder = check_dir_path(folder, what)
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import fnmatch
 import importlib
 from dataclasses import dataclass, field
-from typing import Any, Generic, Iterator, TypeVar
+from typing import Any, Callable, Generic, Iterator, TypeVar
 
 from .errors import BadArgumentError, UnknownNameError
 
@@ -115,6 +115,15 @@ class Registry(Generic[R]):
         self.kind, self.hint = kind, hint
         self._records: dict[str, R] = {}
         self._alias: dict[str, str] = {}
+        self._pending: list[Callable[[], None]] = []   # loaders run on the first lookup
+
+    def defer(self, loader: Callable[[], None]) -> None:
+        """Register records on first use (package data that most calls never need)."""
+        self._pending.append(loader)
+
+    def _ready(self) -> None:
+        while self._pending:
+            self._pending.pop(0)()
 
     def register(self, record: R) -> R:
         name = record.name  # type: ignore[attr-defined]
@@ -124,6 +133,7 @@ class Registry(Generic[R]):
         return record
 
     def get(self, name: str) -> R:
+        self._ready()
         key = self._alias.get(str(name).lower())
         if key is None:
             raise UnknownNameError(self.kind, str(name), list(self._records) + list(self._extra_names()),
@@ -135,9 +145,11 @@ class Registry(Generic[R]):
             yield from getattr(rec, "aliases", ())
 
     def __contains__(self, name: str) -> bool:
+        self._ready()
         return str(name).lower() in self._alias
 
     def names(self, pattern: str = "*") -> list[str]:
+        self._ready()
         pat = pattern.lower()
         return sorted(n for n, r in self._records.items()
                       if fnmatch.fnmatch(n.lower(), pat)
@@ -270,4 +282,16 @@ def _register_specialized() -> None:
 
 _register_supernets()
 _register_devices()
-_register_specialized()
+_specialized_loaded: list[bool] = []
+
+
+def _load_specialized() -> None:
+    """Parse the specialized nets' JSON once, on the first lookup in SPECIALIZED or ASSETS: most
+    calls (search, predictors, tables) never need it, and its ~40k objects cost a full GC pass."""
+    if not _specialized_loaded:
+        _specialized_loaded.append(True)
+        _register_specialized()
+
+
+SPECIALIZED.defer(_load_specialized)
+ASSETS.defer(_load_specialized)

@@ -2,6 +2,7 @@
 import dataclasses
 import json
 
+import numpy as np
 import pytest
 
 from ofa_deploy.card import DRY_RUN, ModelCard, accuracy_record, weights_label
@@ -44,3 +45,59 @@ def test_dry_run_and_proxy_are_said():
     assert accuracy_record(0.7, {"source": "proxy", "proxy_for": "w1.0"})["proxy"] is True
     assert "proxy" not in accuracy_record(0.7, {"source": "trained", "is_accuracy": True})
     assert accuracy_record(None, {}) is None
+
+
+def test_card_preprocessing_is_at_the_archs_resolution_and_reaches_the_sidecar(tmp_path):
+    from ofa_deploy.arch import ArchConfig
+    from ofa_deploy.deploy.export import export
+    from ofa_deploy.preprocess import Preprocessing, create_transform
+    from ofa_deploy.zoo import get_model
+
+    model = get_model("onnxruntime-cpu", None, "tiny", arch=ArchConfig.parse("r24-d122-k733533337-e664646333"),
+                      progress=False, verify=False)
+    pre = model.card.preprocessing
+    assert (pre["size"], pre["resize_size"], pre["input_shape"]) == (24, 24, [1, 1, 24, 24])   # not the space's 32
+    assert (pre["resize"], pre["channels"], pre["layout"]) == ("bilinear", 1, "NCHW")
+    art = export(model, "accel", tmp_path / "e", validate=False)
+    side = json.loads(art.sidecar.read_text())
+    assert Preprocessing.from_dict(side["card"]["preprocessing"]) == Preprocessing.from_dict(pre)
+    assert create_transform(side["card"]["preprocessing"])(np.zeros((28, 28), np.uint8)).shape == (1, 1, 24, 24)
+
+
+def test_artifact_load_reads_accel_sidecars_and_follows_a_moved_folder(tmp_path):
+    import shutil
+
+    from ofa_deploy.deploy.export import export
+    from ofa_deploy.errors import FileFormatError
+    from ofa_deploy.zoo import get_model
+
+    model = get_model("onnxruntime-cpu", 0.2, "tiny", progress=False, verify=False)
+    acc = export(model, "accel", tmp_path / "e", validate=False)      # the artifact is itself model.accel.json
+    ort = export(model, "onnx", tmp_path / "e")
+    assert acc.path.name.endswith(".accel.json")
+    for given in (acc.path, acc.sidecar):                               # the artifact or its sidecar
+        back = Artifact.load(given)
+        assert (back.backend, back.format, back.path, back.extra["accel"]) == ("accel", "accel", acc.path,
+                                                                             acc.extra["accel"])
+    shutil.move(tmp_path / "e", tmp_path / "moved")
+    for art in (acc, ort):
+        back = Artifact.load(tmp_path / "moved" / art.path.name)
+        assert back.path == tmp_path / "moved" / art.path.name and back.path.is_file()
+        assert back.card["preprocessing"]["size"] == model.input_shape[-1]
+    (tmp_path / "layers.json").write_text('{"layers": []}')            # JSON, but no sidecar
+    with pytest.raises(FileFormatError, match="not an artifact sidecar"):
+        Artifact.load(tmp_path / "layers.json")
+
+
+def test_card_keeps_the_requested_budget_when_verify_searched_tighter():
+    from ofa_deploy.arch import ArchConfig
+    from ofa_deploy.card import subnet_card
+    from ofa_deploy.registry import get_supernet_record
+    from ofa_deploy.zoo import SearchOutcome
+
+    arch = ArchConfig.parse("r28-d122-k733533337-e664646333")
+    outcome = SearchOutcome(arch, 0.9, {"latency": 0.13}, {"latency": 0.139}, {"device": "onnxruntime-cpu"},
+                            {"source": "trained"}, {"seed": 0})
+    card = subnet_card(get_supernet_record("tiny"), "onnxruntime-cpu", 0.2, arch, outcome, "bn", None, True)
+    assert card.constraints == {"latency": 0.2}               # what benchmark flags "over budget" against
+    assert card.search["limits"] == {"latency": 0.139} and card.preprocessing["size"] == 28

@@ -27,10 +27,11 @@ def test_help_everywhere():
 
 def test_listing_verbs_as_json():
     models = json.loads(run("models", "*pixel1*", "--json").stdout)
-    assert len(models) == 7 and all(m["device"] == "pixel1" for m in models)
-    devices = json.loads(run("devices", "--json").stdout)
+    assert models["status"] == "ok" and len(models["models"]) == 7
+    assert all(m["device"] == "pixel1" for m in models["models"])
+    devices = json.loads(run("devices", "--json").stdout)["devices"]
     assert {"pixel1", "note10", "onnxruntime-cpu"} <= {d["name"] for d in devices}
-    backends = {b["name"]: b for b in json.loads(run("backends", "--json").stdout)}
+    backends = {b["name"]: b for b in json.loads(run("backends", "--json").stdout)["backends"]}
     assert {"onnxruntime", "openvino", "tflite", "coreml", "tvm"} <= set(backends)
     assert backends["onnxruntime"]["available"] is True
 
@@ -53,9 +54,9 @@ def test_search_get_export_benchmark_round_trip(tmp_path):
     assert got["predicted_latency_ms"] <= 1.5 and got["exports"]["onnx"].endswith(".onnx")
     assert got["arch"] == load_model(out / "model.pth").card["arch_short"]
     exp = json.loads(run("export", out / "model.pth", "-f", "openvino", "--out", tmp_path / "e", "--json").stdout)
-    assert exp[0]["status"] == "ok" and exp[0]["max_abs_diff"] < 1e-4
+    assert exp["status"] == "ok" and exp["exports"][0]["status"] == "ok" and exp["exports"][0]["max_abs_diff"] < 1e-4
     rows = json.loads(run("benchmark", out / "model.pth", "--backends", "onnxruntime,accel", "--runs", "5",
-                          "--warmup", "1", "--out", tmp_path / "b", "--json").stdout)
+                          "--warmup", "1", "--out", tmp_path / "b", "--json").stdout)["results"]
     status = {r["backend"]: r["status"] for r in rows}
     assert status == {"onnxruntime": "ok", "accel": "estimated"}   # one status vocabulary in JSON
     bad = run("benchmark", out / "model.pth", "--backends", "onnxruntime,nosuchbackend", ok=False)

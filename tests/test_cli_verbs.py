@@ -72,19 +72,23 @@ def test_get_arch_dry_run_numbered_runs_and_export_beside_the_model(tmp_path):
     got = json.loads(first.stdout)
     assert got["arch"] == ARCH and got["dry_run"] is True and got["status"] == "ok"
     assert got["predicted_latency_ms"] > 0 and "DRY RUN" in first.stderr
+    card = json.loads((out / "card.json").read_text())     # the card says so too
+    assert card["dry_run"] is True and card["weights"] == "random (dry run)"
     second = json.loads(run(*args).stdout)   # never overwrites the first run
     assert second["model"] == str(tmp_path / "m2" / "model.pth") and (out / "model.pth").exists()
     exp = json.loads(run("export", out / "model.pth", "-f", "onnx", "--precision", "fp32,int8",
-                         "--calib-data", "fashion-mnist", "--json").stdout)
+                         "--calib-data", "fashion-mnist", "--json").stdout)["exports"]
     assert [(r["precision"], r["status"]) for r in exp] == [("fp32", "ok"), ("int8", "ok")]
     assert all(r["path"].startswith(str(out / "export")) and r["dry_run"] for r in exp)
+    bench = run("benchmark", out / "model.pth", "--backends", "onnxruntime", "--runs", "3", "--warmup", "1")
+    assert "DRY RUN" in bench.stdout and "Benchmark — DRY RUN" in bench.stdout   # log line and table title
 
 
 def test_benchmark_scores_each_format_on_real_images(tmp_path):
     run("get", "--device", "onnxruntime-cpu", "--supernet", "tiny", "--arch", ARCH, "--out", tmp_path / "m")
     rows = json.loads(run("benchmark", tmp_path / "m" / "model.pth", "--backends", "onnxruntime,accel",
                           "--runs", "5", "--warmup", "1", "--data", "fashion-mnist", "--images", "200",
-                          "--json").stdout)
+                          "--json").stdout)["results"]
     status = {r["backend"]: r["status"] for r in rows}
     assert status == {"onnxruntime": "ok", "accel": "estimated"}
     ort = next(r for r in rows if r["backend"] == "onnxruntime")
@@ -92,7 +96,7 @@ def test_benchmark_scores_each_format_on_real_images(tmp_path):
 
 
 def test_lut_list_shows_coverage():
-    rows = json.loads(run("lut", "list", "*tiny*", "--json").stdout)
+    rows = json.loads(run("lut", "list", "*tiny*", "--json").stdout)["tables"]
     by = {r["device"]: r for r in rows}
     assert {"onnxruntime-cpu", "openvino-cpu", "litert-cpu"} <= set(by)
     ort = by["onnxruntime-cpu"]
@@ -119,3 +123,32 @@ def test_short_reprs_and_a_front_that_iterates():
     assert repr(front[0]).startswith("SearchResult(ofa_tiny") and len(repr(front[0])) < 300
     art = Artifact("x.onnx", "onnxruntime", "onnx", card={"big": "x" * 1000})
     assert repr(art) == "Artifact('x.onnx', backend='onnxruntime', format='onnx', precision='fp32', input_shape=())"
+
+
+def test_a_proxy_score_says_it_is_one():
+    out = json.loads(run("predict", "--arch", ARCH, "--supernet", "tiny", "--accuracy-predictor", "macs",
+                         "--json").stdout)
+    assert out["predicted_top1_is_proxy"] is True and "not a top-1" in out["accuracy_note"]
+    text = run("search", "--supernet", "tiny", "--device", "ort", "--pareto", "0.15,0.2", "--accuracy-predictor",
+               "macs", "--generations", "5", "--no-cache").stdout
+    assert "proxy score" in text
+
+
+def test_a_second_plot_gets_a_numbered_name(tmp_path):
+    args = ("search", "--supernet", "tiny", "--device", "ort", "--pareto", "0.15,0.2", "--generations", "5",
+            "--plot", tmp_path / "front.png", "--json")
+    first, second = (json.loads(run(*args).stdout)["plot"] for _ in range(2))
+    assert (first, second) == (str(tmp_path / "front.png"), str(tmp_path / "front2.png"))
+    assert (tmp_path / "front.png").exists() and (tmp_path / "front2.png").exists()
+
+
+def test_benchmark_default_is_what_measures_here_and_accel_is_marked():
+    from ofa_deploy.deploy.benchmark import default_backends
+
+    listed = {b["name"]: b for b in json.loads(run("backends", "--json").stdout)["backends"]}
+    assert listed["accel"]["measures"] == "estimate"
+    assert listed["coreml"]["measures"] == ("here" if sys.platform == "darwin" else "macOS only")
+    default = default_backends()
+    assert "accel" not in default and {"onnxruntime", "openvino", "tflite"} <= set(default)
+    assert all(listed[n]["measures"] == "here" and listed[n]["available"] for n in default)
+    assert "estimate only" in run("backends").stdout

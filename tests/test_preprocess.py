@@ -55,8 +55,9 @@ def test_transform_reproduces_the_demos_measured_top1_on_real_test_images():
     model = get_model("onnxruntime-cpu", None, "tiny", arch=arch, progress=False, verify=False)
     cfg = resolve_preprocessing(model)
     assert cfg.size == 28 and cfg.dataset == "fashion-mnist"
+    assert Preprocessing.from_dict(model.card.preprocessing) == cfg and model.transform.cfg == cfg
     test = load_fashion_mnist("test")
-    transform, hits = create_transform(cfg), 0
+    transform, hits = model.transform, 0
     with torch.no_grad():
         for i in range(0, len(test), 1000):     # raw uint8 [N, 1, 28, 28], as a deployment receives them
             hits += int((model(transform(test.images[i:i + 1000])).argmax(1) == test.labels[i:i + 1000]).sum())

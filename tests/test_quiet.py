@@ -41,3 +41,29 @@ def test_verbose_lets_the_native_lines_through(model_pth, tmp_path):
     res = export(model_pth, tmp_path / "e", "mlpackage", "--verbose")
     assert "CoreML: export success ✅" in res.stdout
     assert "Running MIL" in res.stderr   # coremltools' own progress bars
+
+
+def test_the_library_only_logs_and_never_configures_logging():
+    # a script using the Python API: our logger has only its NullHandler, the root logger is untouched,
+    # and a whole get_model + export prints nothing (the CLI is what configures output)
+    code = ("import logging, ofa_deploy\n"
+            "m = ofa_deploy.get_model('onnxruntime-cpu', 0.2, 'tiny', verify=False, progress=False)\n"
+            "ofa_deploy.export(m, 'onnx', __import__('sys').argv[1])\n"
+            "lg = logging.getLogger('ofa_deploy')\n"
+            "print([type(h).__name__ for h in lg.handlers], logging.getLogger().handlers, lg.level)\n")
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        res = subprocess.run([sys.executable, "-c", code, tmp], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert res.stdout.strip() == "['NullHandler'] [] 0" and res.stderr.strip() == "", res.stdout + res.stderr
+
+
+def test_get_and_benchmark_print_no_native_lines(tmp_path):
+    for args in (["get", "--device", "ort", "--supernet", "tiny", "--latency", "0.2", "--export", "openvino",
+                  "--no-verify", "--out", str(tmp_path / "g")],
+                 ["benchmark", str(tmp_path / "g" / "model.pth"), "--backends", "tflite", "--runs", "5",
+                  "--warmup", "1"]):
+        res = subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=300)
+        assert res.returncode == 0, res.stderr[-3000:]
+        assert not NATIVE.findall(res.stdout + res.stderr) and res.stderr.strip() == "", res.stdout + res.stderr

@@ -4,6 +4,11 @@ machine: the tables are only as good as the timings). Resumable: rerun after a k
     python tools/build_latency_tables.py                 # everything below
     python tools/build_latency_tables.py --only tiny     # one supernet
     python tools/build_latency_tables.py --devices onnxruntime-cpu
+    python tools/build_latency_tables.py --only tiny --devices executorch-cpu --calibrate 30 --evaluate 40
+
+LiteRT and ExecuTorch convert ops in batches (one multi-signature .tflite / multi-method .pte per
+24 ops, BackendBase.export_batch) and still time each op alone; their conversions dominate the
+build (≈7–15 s per op on a loaded 2-core host), so start them last.
 
 Writes latency_tables/<supernet>/<device>/{<res>_lookup_table.yaml, provenance.json,
 evaluate.json, evaluate.png, journal.jsonl} and prints one summary table.
@@ -22,7 +27,7 @@ from ofa_deploy.registry import DEVICES, get_supernet_record
 
 REPO = Path(__file__).resolve().parents[1]
 SUPERNETS = {"w1.0": "ofa_mbv3_d234_e346_k357_w1.0", "tiny": "ofa_tiny_d123_e346_k357"}
-DEVICES_SHIPPED = ("onnxruntime-cpu", "openvino-cpu", "litert-cpu")
+DEVICES_SHIPPED = ("onnxruntime-cpu", "openvino-cpu", "litert-cpu", "executorch-cpu")
 
 
 def main() -> None:

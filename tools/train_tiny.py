@@ -12,9 +12,12 @@ steps each) — each PS run also writes the per-phase table <runs>/ps[-<recipe>]
     R="--max-steps-per-epoch 30 --eval-images 2000 --threads 1 --runs runs/h7cmp"
     python tools/train_tiny.py ps --recipe official $R
     python tools/train_tiny.py ps --recipe improved $R
+    python tools/train_tiny.py ps --recipe bignas $R      # single stage: whole space, one cosine, summed losses
     python tools/train_tiny.py scratch --only smallest largest random-0 random-1 random-2 random-3 --scratch-epochs full $R
-    python tools/train_tiny.py scratch --only smallest largest --scratch-epochs total $R
+    python tools/train_tiny.py scratch --only smallest largest random-0 random-1 random-2 random-3 --scratch-epochs total $R
     python tools/train_tiny.py compare --only smallest largest random-0 random-1 random-2 random-3 $R
+    python tools/train_tiny.py compare --recipes bignas --baselines $R   # only the new column
+    python tools/train_tiny.py lr-budget --max-steps-per-epoch 30   # LR × loss weight the largest/smallest get
 
 Every stage resumes after a kill: run the same command again.
 """
@@ -128,8 +131,8 @@ def run_compare(args) -> None:
 
     train, _, test = data(test=True)
     rec = get_supernet_record(SUPERNET)
-    nets = {**{f"PS {r}": ps_dir(r) / "final.pth" for r in RECIPES},
-            **{f"scratch {w}": None for w in ("full", "total")}}   # None: per arch
+    nets = {**{f"PS {r}": ps_dir(r) / "final.pth" for r in args.recipes},
+            **{f"scratch {w}": None for w in args.baselines}}   # None: per arch
     rows = []
     for name, arch in [a for a in archs() if not args.only or a[0] in args.only]:
         cells = []
@@ -144,10 +147,53 @@ def run_compare(args) -> None:
         if any(c != "–" for c in cells):
             rows.append([name, arch.short()] + cells)
     print_table(f"{RUNS}: Fashion-MNIST test top-1 (%), BN recalibrated", ["subnet", "arch"] + list(nets), rows)
-    for r in RECIPES:
+    for r in args.recipes:
         path = ps_dir(r) / "phase_eval.json"
         if path.exists():
             print(f"\nper phase, PS {r} (validation top-1 %):\n" + markdown(json.loads(path.read_text())))
+
+
+def lr_budget(recipe, phases, steps: int, after: int) -> dict[str, float]:
+    """What a recipe gives the largest and the smallest subnet of the whole space: the sum over
+    steps of learning rate × that subnet's loss weight, in epoch·LR units, counting the passes
+    the recipe makes on it by rule (the one-net full phase, sandwich 'max'/'min'), not random draws;
+    also the largest's from epoch `after` on (what the later phases add)."""
+    out = {"largest": 0.0, f"largest from epoch {after + 1}": 0.0, "smallest": 0.0}
+    done = 0
+    for i in range(len(phases)):
+        ph = recipe.phase_for(phases, i)
+        plan = recipe.plan(ph)
+        one_net = ph.arch is not None or all(len(c) <= 1 for c in (ph.ks, ph.e, ph.d))
+        last = phases[-1]
+        n_max = len(plan) if one_net else plan.count("max")
+        whole_min = not one_net and all(min(a) == min(b) for a, b in ((ph.ks, last.ks), (ph.e, last.e), (ph.d, last.d)))
+        n_min = plan.count("min") if whole_min else 0
+        for e in range(ph.epochs):
+            for s in range(steps):
+                w = recipe.lr(phases, i, e, s, steps) * recipe.loss_scale(len(plan), 1) / steps
+                out["largest"] += w * n_max
+                out[f"largest from epoch {after + 1}"] += w * n_max if done + e >= after else 0.0
+                out["smallest"] += w * n_min
+        done += ph.epochs
+    return out
+
+
+def run_lr_budget(args) -> None:
+    """The LR budget of every recipe next to the two scratch baselines' (the same for any arch)."""
+    from ofa_deploy.cli.common import print_table
+
+    steps, ps = args.max_steps_per_epoch or 214, schedule()
+    after = ps.phases[0].epochs
+    rows = [[f"PS {r}"] + [f"{v:.3f}" for v in lr_budget(RECIPES[r], ps.phases, steps, after).values()]
+            for r in RECIPES]
+    for which in ("full", "total"):
+        epochs = ps.total_epochs if which == "total" else after
+        b = lr_budget(RECIPES["official"], scratch(get_supernet_record(SUPERNET).space.largest(28), epochs).phases,
+                      steps, after)
+        rows.append([f"scratch {which} ({epochs} ep)"] + [f"{v:.3f}" for v in list(b.values())[:2]] +
+                    [f"{b['largest']:.3f}"])   # any arch alone gets what the largest gets
+    print_table(f"Σ LR × loss weight (epoch·LR), {steps} steps per epoch",
+                ["run", "largest", f"largest from epoch {after + 1}", "smallest"], rows)
 
 
 def run_report(args) -> None:
@@ -206,7 +252,7 @@ def provenance(rows, history, trained_on: str) -> str:
 def main() -> None:
     global RUNS, SCALE
     p = argparse.ArgumentParser(description=__doc__.splitlines()[1])
-    p.add_argument("stage", choices=("ps", "scratch", "report", "compare"))
+    p.add_argument("stage", choices=("ps", "scratch", "report", "compare", "lr-budget"))
     p.add_argument("--recipe", choices=tuple(RECIPES), default="official", help="ps: the training recipe")
     p.add_argument("--max-steps-per-epoch", type=int, help="cap every epoch (reduced-schedule comparisons)")
     p.add_argument("--eval-images", type=int, default=5000, help="validation images per end-of-epoch evaluation")
@@ -220,12 +266,17 @@ def main() -> None:
     p.add_argument("--trained-on", default=f"{platform.node()} (CPU, {torch.get_num_threads()} threads)",
                    help="report: the machine the runs were trained on, for the provenance page")
     p.add_argument("--no-ship", action="store_true", help="report: print the table, ship nothing")
+    p.add_argument("--recipes", nargs="*", choices=tuple(RECIPES), default=tuple(RECIPES),
+                   help="compare: the PS recipes to evaluate (default all)")
+    p.add_argument("--baselines", nargs="*", choices=("full", "total"), default=("full", "total"),
+                   help="compare: the scratch baselines to evaluate (default both; none with a bare --baselines)")
     p.add_argument("--device", default="auto", help="scratch: cpu, cuda or auto (a GPU when present)")
     args = p.parse_args()
     RUNS, SCALE = args.runs.resolve(), args.scale
     torch.set_num_threads(args.threads)
     t0 = time.time()
-    {"ps": run_ps, "scratch": run_scratch, "report": run_report, "compare": run_compare}[args.stage](args)
+    {"ps": run_ps, "scratch": run_scratch, "report": run_report, "compare": run_compare,
+     "lr-budget": run_lr_budget}[args.stage](args)
     print(f"{args.stage} done in {(time.time() - t0) / 60:.1f} min")
 
 

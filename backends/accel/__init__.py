@@ -32,8 +32,10 @@ def list_accelerators() -> list[AccelConfig]:
 class AccelBackend(BackendBase):
     name = "accel"
     formats = ("accel",)
+    calibrated = ()                          # an estimate: no calibration data needed
     precisions = ("fp32", "fp16", "int8")   # the layer list is precision-free; the config sets element width
     extra = "accel"
+    measures = "estimate"                    # a latency model: never in benchmark's default, marked estimated
     modules = ()
     packages = ("torch",)
 

@@ -29,7 +29,9 @@ COMPUTE_UNITS = ("ALL", "CPU_ONLY", "CPU_AND_GPU", "CPU_AND_NE")
 class CoreMLBackend(BackendBase):
     name = "coreml"
     formats = ("mlpackage", "mlmodel")
+    measures = "here" if sys.platform == "darwin" else "macOS only"   # elsewhere: exported + spec-checked
     precisions = ("fp32", "fp16", "int8")
+    calibrated = ()   # int8 quantizes weights only
     extra = "coreml"
     modules = ("coremltools",)
     packages = ("coremltools",)

@@ -10,7 +10,6 @@ import numpy as np
 
 from ofa_deploy.deploy.base import Artifact, LatencyStats, MeasureSettings
 from ofa_deploy.deploy.plugin import BackendBase, calibration_arrays
-from ofa_deploy.deploy.timing import time_callable
 from ofa_deploy.log import LOGGER, native_quiet
 
 log = LOGGER.getChild("executorch")
@@ -43,32 +42,46 @@ class ExecuTorchBackend(BackendBase):
                         extra={"delegation": share, "quantization": _QUANT[precision],
                                "card_embedded": "no: a .pte has no free-form metadata; the card is the sidecar"})
 
+    batch_export = 24   # fp32 ops per multi-method .pte (latency-table builds)
+
+    def export_batch(self, items, out_dir: Path, name: str = "batch") -> list[Artifact]:
+        """fp32 (model, example_input) pairs → one .pte, one method each (see BackendBase)."""
+        self.import_runtime("executorch.exir")
+        from .exporter import to_pte_methods
+
+        path = Path(out_dir) / f"{name}.pte"
+        with native_quiet():
+            methods = to_pte_methods(items, path)
+        return [Artifact(path, self.name, "pte", "fp32", tuple(x.shape),
+                         extra={"delegation": share, "quantization": _QUANT["fp32"], "method": m})
+                for (m, share), (_, x) in zip(methods, items)]
+
     def program(self, artifact: Artifact, threads: int = 1):
-        """The cached loaded program for this artifact and thread count."""
+        """The cached loaded method for this artifact (its method, for a batched file) and thread count."""
         self.import_runtime("executorch.runtime")
-        from .runner import LocalProgram, set_threads
+        from .runner import LocalProgram, load_program, set_threads
 
         with native_quiet():   # cpuinfo's / threadpool's lines from C
             set_threads(threads)
+        method = artifact.extra.get("method", "forward")
 
         def load():
             with native_quiet():
-                return LocalProgram(artifact.path, artifact.input_shape, artifact.precision == "fp16")
+                shared = None if method == "forward" else \
+                    self.cached(artifact, "program", lambda: load_program(artifact.path))
+                return LocalProgram(artifact.path, artifact.input_shape, artifact.precision == "fp16", method, shared)
 
-        return self.cached(artifact, threads, load)
+        return self.cached(artifact, (threads, method), load)
 
     def run(self, artifact: Artifact, inputs: np.ndarray) -> np.ndarray:
         return self.program(artifact)(np.asarray(inputs, dtype=np.float32))
 
     def measure(self, artifact: Artifact, settings: MeasureSettings) -> LatencyStats:
-        """On this host, or on the adb device named by `settings.options['serial']` (or with
-        `options['adb']=True`, the only attached one)."""
-        if settings.options.get("serial") or settings.options.get("adb"):
-            from .device import measure_on_device
+        """Here with executorch.runtime, or with executor_runner on the adb device the settings name."""
+        from ofa_deploy.plugins.shared import measure_local_or_adb
 
-            return measure_on_device(artifact, settings)
-        call = self.program(artifact, settings.threads).timed_call()
-        return time_callable(call, settings, "executorch-xnnpack", self.runtime_version())
+        return measure_local_or_adb(artifact, settings, self.program, "executorch-xnnpack", self.runtime_version(),
+                                    f"{__name__}.device")
 
     def validate_artifact(self, artifact: Artifact) -> dict:
         meta = self.program(artifact).method.metadata

@@ -1,17 +1,17 @@
 """Measure a .pte on an Android device over adb with ExecuTorch's executor_runner (built with
-XNNPACK and the thread pool), through the same adb client, push-by-checksum, per-serial lock
-and thermal cool-down as the tflite backend (ofa_deploy.plugins.tflite.adb / .device).
+XNNPACK and the thread pool), through the adb session the tflite backend uses too
+(ofa_deploy.plugins.shared.adb_session: connect, per-serial lock, push by checksum) and its
+thermal cool-down.
 
 `executor_runner --model_path=… --num_executions=WARMUP+RUNS --cpu_threads=N --print_output=none`;
 the first WARMUP iteration lines are dropped. MeasureSettings.options: serial, executor_runner
 (path on the device), cpu_mask, cooldown_s, max_temp_c, poll_s, adb_server_port."""
 from __future__ import annotations
 
-from pathlib import Path
-
 from ofa_deploy.deploy.base import Artifact, LatencyStats, MeasureSettings
-from ofa_deploy.plugins.tflite.adb import AdbClient, DeviceError
-from ofa_deploy.plugins.tflite.device import _locks, cool_down, ensure_model
+from ofa_deploy.plugins.shared import adb_session
+from ofa_deploy.plugins.tflite.adb import DeviceError
+from ofa_deploy.plugins.tflite.device import cool_down
 
 from .parser import RunnerOutputError, parse_runner_output
 
@@ -21,10 +21,7 @@ EXECUTOR_RUNNER = "/data/local/tmp/executor_runner"
 def measure_on_device(artifact: Artifact, settings: MeasureSettings) -> LatencyStats:
     """Time `artifact` on the device named by settings.options (see the module docstring)."""
     o = settings.options
-    client = AdbClient.shared(o.get("adb_server_port"))
-    info = client.connect(o.get("serial"))
-    with _locks[info.serial]:
-        remote = ensure_model(client, info.serial, Path(artifact.path))
+    with adb_session(artifact, settings) as (client, info, remote):
         tool = o.get("executor_runner", EXECUTOR_RUNNER)
         if "No such file" in client.shell(info.serial, ["ls", tool]):
             raise DeviceError(f"executor_runner is not on device {info.serial} at {tool}; build ExecuTorch's "

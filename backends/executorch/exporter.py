@@ -32,12 +32,29 @@ def to_pte(model, example_input, path: Path, precision: str = "fp32",
     return share
 
 
-def delegation(edge) -> dict[str, Any]:
+def to_pte_methods(items, path: Path) -> list[tuple[str, dict[str, Any]]]:
+    """Several fp32 (model, example_input) pairs → one .pte with one method each (a multi-method
+    program: to_edge_transform_and_lower takes a dict of ExportedPrograms and lowers them in one
+    pass); return (method name, delegation share) per pair, in order."""
+    import torch
+    from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
+    from executorch.exir import to_edge_transform_and_lower
+
+    names = [f"m{i}" for i in range(len(items))]
+    with torch.no_grad():
+        programs = {n: torch.export.export(m.eval(), (x.float(),), strict=False) for n, (m, x) in zip(names, items)}
+        edge = to_edge_transform_and_lower(programs, partitioner=[XnnpackPartitioner()])
+    shares = [delegation(edge, n) for n in names]
+    atomic_write_bytes(path, edge.to_executorch().buffer)
+    return list(zip(names, shares))
+
+
+def delegation(edge, method: str = "forward") -> dict[str, Any]:
     """How much of the lowered graph XNNPACK took: delegated vs total op nodes, and the ops left
     to ExecuTorch's portable kernels."""
     from executorch.devtools.backend_debug import get_delegation_info
 
-    info = get_delegation_info(edge.exported_program().graph_module)
+    info = get_delegation_info(edge.exported_program(method).graph_module)
     delegated, left = int(info.num_delegated_nodes), int(info.num_non_delegated_nodes)
     not_delegated = sorted(op for op, c in info.delegation_by_operator.items() if c.non_delegated)
     return {"delegate": "XnnpackBackend", "delegated_subgraphs": int(info.num_delegated_subgraphs),

@@ -15,14 +15,21 @@ def set_threads(threads: int) -> None:
         _THREADS[:] = [threads]
 
 
+def load_program(path):
+    """A loaded .pte program (shared by the methods of a batched file)."""
+    from executorch.runtime import Runtime
+
+    return Runtime.get().load_program(str(path))
+
+
 class LocalProgram:
-    """A loaded `forward` method of one .pte, with its static input shape and dtype."""
+    """A loaded method (`forward`, or one op of a batched multi-method .pte) of one program, with
+    its static input shape and dtype."""
 
-    def __init__(self, path, input_shape: tuple[int, ...], fp16: bool = False):
-        from executorch.runtime import Runtime
-
-        self.program = Runtime.get().load_program(str(path))
-        self.method = self.program.load_method("forward")
+    def __init__(self, path, input_shape: tuple[int, ...], fp16: bool = False, method: str = "forward",
+                 program=None):
+        self.program = program or load_program(path)
+        self.method = self.program.load_method(method)
         self.shape, self.fp16 = tuple(input_shape), fp16
 
     def __call__(self, x: np.ndarray) -> np.ndarray:

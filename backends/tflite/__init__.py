@@ -10,7 +10,6 @@ import numpy as np
 
 from ofa_deploy.deploy.base import Artifact, LatencyStats, MeasureSettings
 from ofa_deploy.deploy.plugin import BackendBase, calibration_arrays
-from ofa_deploy.deploy.timing import time_callable
 from ofa_deploy.log import native_quiet
 
 
@@ -46,15 +45,31 @@ class TFLiteBackend(BackendBase):
         return Artifact(path, self.name, "tflite", precision, tuple(example_input.shape),
                         extra={"layout": "NCHW", "quantization": _QUANT[precision]})
 
+    batch_export = 24   # fp32 ops per multi-signature .tflite (latency-table builds)
+
+    def export_batch(self, items, out_dir: Path, name: str = "batch") -> list[Artifact]:
+        """fp32 (model, example_input) pairs → one .tflite, one signature each (see BackendBase)."""
+        from .exporter import to_tflite_signatures
+
+        path = Path(out_dir) / f"{name}.tflite"
+        with native_quiet():
+            names = to_tflite_signatures(items, path)
+        return [Artifact(path, self.name, "tflite", "fp32", tuple(x.shape),
+                         extra={"layout": "NCHW", "quantization": _QUANT["fp32"], "signature": n})
+                for n, (_, x) in zip(names, items)]
+
     def local_model(self, artifact: Artifact, threads: int = 1):
-        """The cached interpreter for this artifact and thread count."""
-        from .measurer import LocalModel
+        """The cached interpreter for this artifact (its signature, for a batched file) and thread count."""
+        from .measurer import LocalModel, open_interpreter
+
+        sig = artifact.extra.get("signature")
 
         def load():
             with native_quiet():   # "INFO: Created TensorFlow Lite XNNPACK delegate" is written from C
-                return LocalModel(artifact.path, threads)
+                shared = sig and self.cached(artifact, ("file", threads), lambda: open_interpreter(artifact.path, threads))
+                return LocalModel(artifact.path, threads, sig, shared or None)
 
-        return self.cached(artifact, threads, load)
+        return self.cached(artifact, (threads, sig) if sig else threads, load)
 
     def run(self, artifact: Artifact, inputs: np.ndarray) -> np.ndarray:
         return self.local_model(artifact)(np.asarray(inputs, dtype=np.float32))
@@ -62,12 +77,10 @@ class TFLiteBackend(BackendBase):
     def measure(self, artifact: Artifact, settings: MeasureSettings) -> LatencyStats:
         """On this host, or on the adb device named by `settings.options['serial']` (or with
         `options['adb']=True`, the only attached one)."""
-        if settings.options.get("serial") or settings.options.get("adb"):
-            from .device import measure_on_device
+        from ofa_deploy.plugins.shared import measure_local_or_adb
 
-            return measure_on_device(artifact, settings)
-        call = self.local_model(artifact, settings.threads).timed_call()
-        return time_callable(call, settings, "tflite-xnnpack", self.runtime_version())
+        return measure_local_or_adb(artifact, settings, self.local_model, "tflite-xnnpack", self.runtime_version(),
+                                    f"{__name__}.device")
 
     def embed_card(self, artifact: Artifact, card: dict[str, Any]) -> bool:
         from .metadata import write_card

@@ -33,11 +33,10 @@ _checked_tools: set[tuple[str, str]] = set()
 
 def measure_on_device(artifact: Artifact, settings: MeasureSettings) -> LatencyStats:
     """Time `artifact` on the device named by settings.options (see the module docstring)."""
+    from ofa_deploy.plugins.shared import adb_session
+
     o = settings.options
-    client = AdbClient.shared(o.get("adb_server_port"))
-    info = client.connect(o.get("serial"))
-    with _locks[info.serial]:
-        remote = ensure_model(client, info.serial, Path(artifact.path))
+    with adb_session(artifact, settings) as (client, info, remote):
         tool = o.get("benchmark_model", BENCHMARK_MODEL)
         check_tool(client, info.serial, tool)
         temps = cool_down(client, info.serial, o.get("max_temp_c", 45.0), o.get("cooldown_s", 120.0), o.get("poll_s", 5.0))

@@ -55,7 +55,7 @@ class TVMBackend(BackendBase):
         tgt, spec = parse_target(target)
         out_dir = Path(out_dir)
         mod = tvm_compile.to_relax(model, example_input, frontend, out_dir / f".{name}.src.onnx")
-        executable, tuning = tvm_compile.build(mod, tgt, trials, progress)
+        executable, tuning = tvm_compile.build(mod, tgt, trials, progress, tuple(example_input.shape))
         form = export_form(spec, cc)
         path = out_dir / f"{name}.{form}"
         contents = tvm_compile.export(executable, path, form, cc)

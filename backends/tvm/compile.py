@@ -39,9 +39,10 @@ def to_relax(model: torch.nn.Module, example: torch.Tensor, frontend: str, scrat
     raise OptionError(f"TVM frontend {frontend!r} is not known; expected one of {FRONTENDS}")
 
 
-def build(mod, target, tune_trials: int = 0, progress: bool = True):
+def build(mod, target, tune_trials: int = 0, progress: bool = True, input_shape=None):
     """Compile for `target`: legalized and fused, with MetaSchedule's schedules when tune_trials > 0
-    (tuned once per target and workload, then taken from the cached database). Returns
+    (tuned once per target and workload, then taken from the cached database; `input_shape` is
+    the input the kernels are timed with to choose which to tune). Returns
     (executable, tuning record: trials, seconds spent tuning now, database folder)."""
     import tvm
 
@@ -52,7 +53,7 @@ def build(mod, target, tune_trials: int = 0, progress: bool = True):
         target = tune.tuning_target(target)
     mod = tune.prepare(mod, target)
     if tune_trials:
-        db, seconds = tune.tune(mod, target, tune_trials, progress)
+        db, seconds = tune.tune(mod, target, tune_trials, input_shape, progress)
         mod = tune.apply(mod, target, db)
         info.update(seconds=round(seconds, 1), database=str(db), records=tune.records(db))
     return tvm.compile(mod, target=target), info

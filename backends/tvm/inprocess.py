@@ -6,8 +6,10 @@ from __future__ import annotations
 import itertools
 
 
-def builder_and_runner(evaluator_config):
-    """(builder, runner) sharing one in-memory store of built kernels."""
+def builder_and_runner(evaluator_config, on_run=None):
+    """(builder, runner) sharing one in-memory store of built kernels; `on_run(n)` is told as each
+    batch of n candidates has been timed (MetaSchedule itself reports results only when it next
+    visits the task, minutes later in its first round over all tasks)."""
     from tvm.ir.utils import derived_object
     from tvm.s_tir import meta_schedule as ms
     from tvm.s_tir.meta_schedule.builder.local_builder import default_build
@@ -45,6 +47,8 @@ def builder_and_runner(evaluator_config):
                                                                               args)))
                 except Exception as exc:
                     futures.append(LocalRunnerFuture(error_message=f"run failed: {exc}"))
+            if on_run is not None:
+                on_run(len(futures))
             return futures
 
     return Builder(), Runner()

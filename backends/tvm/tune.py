@@ -1,5 +1,7 @@
 """MetaSchedule tuning with a database cached per (target, workload): the fused Relax module's
-kernels are tuned once within a trial budget, the records go to the user cache (written to a
+kernels that hold most of its untuned time (kernels.py) are tuned once within a trial budget
+(XGBoost-guided evolutionary search when xgboost is installed and the budget allows more than one
+round per kernel, else random sampling), the records go to the user cache (written to a
 scratch folder, then renamed into place, so a killed run never leaves half a database), and the
 next export of the same workload for the same target applies them without tuning again."""
 from __future__ import annotations
@@ -21,6 +23,7 @@ from .inprocess import builder_and_runner
 
 LOGGER = logging.getLogger("ofa_deploy")
 META = "ofa_deploy_tuning.json"
+PER_ROUND = 16   # candidates measured per search round of one kernel
 
 
 def check_trials(value) -> int:
@@ -53,11 +56,15 @@ def prepare(mod, target):
 
 
 def database_dir(mod, target) -> Path:
-    """<cache>/tvm-tuning/<target hash>/<workload hash>: one database per target and workload."""
+    """<cache>/tvm-tuning/<target hash>/<workload hash>: one database per target and workload. The
+    workload is the module's kernels (its PrimFuncs), not its weights: the same architecture
+    retrained or with other BN statistics reuses the schedules, which do not depend on the values."""
     import tvm
 
+    kernels = sorted((gv.name_hint, tvm.ir.save_json(f)) for gv, f in mod.functions.items()
+                     if isinstance(f, tvm.tirx.PrimFunc))
     t = hashlib.sha256(str(target).encode()).hexdigest()[:16]
-    w = hashlib.sha256(tvm.ir.save_json(mod).encode()).hexdigest()[:16]
+    w = hashlib.sha256(json.dumps(kernels).encode()).hexdigest()[:16]
     return cache_dir() / "tvm-tuning" / t / w
 
 
@@ -75,7 +82,7 @@ def records(db: Path) -> int:
     return sum(1 for line in f.read_text().splitlines() if line.strip()) if f.is_file() else 0
 
 
-def tune(mod, target, trials: int, progress: bool = True) -> tuple[Path, float]:
+def tune(mod, target, trials: int, input_shape, progress: bool = True) -> tuple[Path, float]:
     """Tune `mod` (prepared) for `target` unless the cache already holds a database tuned with at
     least `trials` trials; returns (database folder, seconds spent tuning, 0 when reused)."""
     db = database_dir(mod, target)
@@ -87,7 +94,7 @@ def tune(mod, target, trials: int, progress: bool = True) -> tuple[Path, float]:
     start = time.perf_counter()
     try:
         with native_quiet(), _quiet_meta_schedule():
-            _run_tuner(mod, target, trials, scratch, progress)
+            _run_tuner(mod, target, trials, scratch, progress, input_shape)
         seconds = time.perf_counter() - start
         keep = [f for f in scratch.iterdir() if f.name.startswith("database_")]
         for f in scratch.iterdir():
@@ -109,28 +116,52 @@ def apply(mod, target, db: Path):
     from tvm import relax
     from tvm.s_tir import meta_schedule as ms
 
+    if not records(db):   # nothing was worth tuning
+        return mod
     with target, ms.database.JSONDatabase(work_dir=str(db), allow_missing=False):
         return relax.transform.MetaScheduleApplyDatabase(enable_warning=False)(mod)
 
 
-def _run_tuner(mod, target, trials: int, work_dir: Path, progress: bool) -> None:
+def _run_tuner(mod, target, trials: int, work_dir: Path, progress: bool, input_shape) -> None:
+    """Tune the kernels that hold most of the untuned time (kernels.select), `trials` in all."""
     from tqdm.auto import tqdm
     from tvm.s_tir import meta_schedule as ms
 
-    tasks = ms.relax_integration.extract_tasks(mod, target)
-    builder, runner = builder_and_runner(ms.runner.EvaluatorConfig(number=3, repeat=1, min_repeat_ms=10))
-    bar = tqdm(total=trials, desc=f"TVM tuning ({len(tasks)} kernels)", disable=not progress, leave=False,
+    from . import kernels
+
+    bar = tqdm(total=trials, desc="TVM tuning (timing the untuned kernels)", disable=not progress, leave=False,
                mininterval=0.5, file=_terminal())
     try:
-        ms.relax_integration.tune_relax(
-            mod, {}, target, str(work_dir), max_trials_global=trials,
-            num_trials_per_iter=min(64, max(8, trials // max(len(tasks), 1))),
-            builder=builder, runner=runner, cost_model=_cost_model(),
-            strategy="evolutionary" if _cost_model() == "xgb" else "replay-trace",
-            measure_callbacks=[ms.measure_callback.AddToDatabase(), ms.measure_callback.UpdateCostModel(),
-                               _progress_callback(bar)], seed=0)
+        tasks = ms.relax_integration.extract_tasks(mod, target)
+        if not tasks:   # nothing to schedule (a module of library calls only)
+            return
+        per_round = max(4, min(PER_ROUND, trials))
+        chosen = [tasks[i] for i in kernels.select(tasks, kernels.kernel_times(mod, target, input_shape),
+                                                   trials // per_round)]
+        LOGGER.debug("TVM: tuning %d of %d kernels: %s", len(chosen), len(tasks), [t.task_name for t in chosen])
+        bar.set_description(f"TVM tuning ({len(chosen)} of {len(tasks)} kernels)")
+        # the cost model learns from measured rounds: a budget of one round per kernel never uses it
+        guided = _cost_model() == "xgb" and trials > per_round * len(chosen)
+        contexts, weights = ms.relax_integration.extracted_tasks_to_tune_contexts(
+            chosen, str(work_dir), strategy=_search_strategy() if guided else "replay-trace", seed=0)
+        builder, runner = builder_and_runner(ms.runner.EvaluatorConfig(number=3, repeat=1, min_repeat_ms=10),
+                                             bar.update)
+        ms.tune.tune_tasks(
+            tasks=contexts, task_weights=weights, work_dir=str(work_dir), max_trials_global=trials,
+            num_trials_per_iter=per_round, builder=builder, runner=runner,
+            cost_model=_cost_model() if guided else "random",
+            measure_callbacks=[ms.measure_callback.AddToDatabase(), ms.measure_callback.UpdateCostModel()])
     finally:
         bar.close()
+
+
+def _search_strategy():
+    """Evolutionary search guided by the cost model, sized for a 2-core host: TVM's defaults (a
+    population of 512 evolved 4 times per round) spend ~40 s per round on candidate generation
+    there, far more than building and timing the round's candidates."""
+    from tvm.s_tir import meta_schedule as ms
+
+    return ms.search_strategy.EvolutionarySearch(population_size=128, init_min_unmeasured=32, genetic_num_iters=2)
 
 
 def _cost_model() -> str:
@@ -139,18 +170,6 @@ def _cost_model() -> str:
     import importlib.util
 
     return "xgb" if importlib.util.find_spec("xgboost") else "random"
-
-
-def _progress_callback(bar):
-    from tvm.s_tir import meta_schedule as ms
-    from tvm.ir.utils import derived_object
-
-    @derived_object
-    class Progress(ms.measure_callback.PyMeasureCallback):
-        def apply(self, task_scheduler, task_id, measure_candidates, builder_results, runner_results):
-            bar.update(len(measure_candidates))
-
-    return Progress()
 
 
 class _quiet_meta_schedule:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 
-from ..errors import BadArgumentError, OfaDeployError, WeightsUnavailableError
+from ..errors import BadArgumentError, FileFormatError, MissingFileError, OfaDeployError, WeightsUnavailableError
 from ..fileio import load_torch_file
 from .encoder import ArchEncoder
 from .predictor import AccuracyPredictor, build_mlp, mlp_shape
@@ -35,8 +35,8 @@ def load_accuracy_predictor(spec: Any = None, supernet: str | None = None, *, ca
 
     if spec is not None and not isinstance(spec, (str, Path)):
         if not callable(getattr(spec, "predict", None)):
-            raise TypeError(f"accuracy_predictor must be a path, a name or an object with predict(archs); "
-                            f"got {type(spec).__name__}")
+            raise BadArgumentError(f"accuracy_predictor must be a path, a name or an object with predict(archs); "
+                                   f"got {type(spec).__name__}", "accuracy_predictor")
         return spec
     sup = SUPERNETS.get(supernet).name if supernet else None
     if spec is None:
@@ -58,7 +58,7 @@ def load_accuracy_predictor(spec: Any = None, supernet: str | None = None, *, ca
     if text in SUPERNETS:
         return _for_supernet(SUPERNETS.get(text).name, cache_dir, offline, target=sup)
     if any(c in text for c in "/\\") or text.endswith((".pth", ".pt")):
-        raise FileNotFoundError(f"accuracy predictor file {text} does not exist; pass an existing checkpoint path, "
+        raise MissingFileError(f"accuracy predictor file {text} does not exist; pass an existing checkpoint path, "
                                 f"a predictor asset name ({', '.join(ASSETS.names('acc_*'))}) or 'macs'")
     from ..errors import UnknownNameError
 
@@ -106,7 +106,10 @@ def load_checkpoint(path: str | Path, supernet: str | None = None, source: str |
                              f"state dict with keys 0.*, 2.*, 4.*, 6.* or our {{'state_dict', 'encoder'}} form")
     ours = "state_dict" in obj and "encoder" in obj
     state = obj["state_dict"] if ours else obj
-    n_in, hidden, n_hidden = mlp_shape(state)
+    try:
+        n_in, hidden, n_hidden = mlp_shape(state)
+    except FileFormatError as exc:   # name the file: the shape check alone cannot
+        raise FileFormatError(f"{path}: {exc}; build one with tools/train_accuracy_predictor.py") from None
     name = supernet or (obj.get("supernet") if ours else None)
     space = SUPERNETS.get(name).space if name else None
     if ours:
@@ -123,7 +126,12 @@ def load_checkpoint(path: str | Path, supernet: str | None = None, source: str |
                              f"{list(encoder.ks_choices)} and expands {list(encoder.e_choices)}, which does not fit "
                              f"{name}; use a predictor trained for {name}")
     model = build_mlp(n_in, hidden, n_hidden)
-    model.load_state_dict(state, strict=True)
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as exc:   # missing, extra or wrong-shaped tensors
+        raise FileFormatError(f"{path}: its tensors do not fit a {n_in}-input MLP "
+                              f"({str(exc).splitlines()[-1].strip()[:120]}); rebuild it with "
+                              "tools/train_accuracy_predictor.py") from None
     provenance = dict(obj.get("provenance") or {}) if ours else {}
     provenance.setdefault("file", str(path))
     if asset:

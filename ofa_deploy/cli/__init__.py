@@ -20,11 +20,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--verbose", action="store_true", help="show native runtimes' log lines and the traceback of an error")
     p.add_argument("--version", action="version", version=f"%(prog)s {__import__('ofa_deploy').__version__}")
     sub = p.add_subparsers(dest="verb", metavar="VERB")
-    add = sub.add_parser   # every verb shows its defaults in --help
-    sub.add_parser = lambda name, **kw: add(name, **{"formatter_class": argparse.ArgumentDefaultsHelpFormatter, **kw})
     for name in VERB_MODULES:
         importlib.import_module(f"{__name__}.{name}").add_parser(sub)
+    _show_defaults(p)
     return p
+
+
+def _show_defaults(parser: argparse.ArgumentParser) -> None:
+    """Every verb and sub-verb (lut build, …) shows its defaults in --help."""
+    for act in parser._actions:
+        if isinstance(act, argparse._SubParsersAction):
+            for child in act.choices.values():
+                child.formatter_class = argparse.ArgumentDefaultsHelpFormatter
+                _show_defaults(child)
 
 
 def _verb_options(parser: argparse.ArgumentParser, argv: list[str]) -> list[str]:
@@ -41,9 +49,11 @@ def _verb_options(parser: argparse.ArgumentParser, argv: list[str]) -> list[str]
     return opts
 
 
-def _report(exc: BaseException, parser: argparse.ArgumentParser, argv: list[str], verbose: bool) -> None:
-    """One line on stderr in the CLI's spelling; the traceback only with --verbose."""
-    from .common import cli_spelling
+def _report(exc: BaseException, parser: argparse.ArgumentParser, argv: list[str], verbose: bool,
+            args: argparse.Namespace | None = None, code: int = EXIT_FAIL) -> None:
+    """One line on stderr in the CLI's spelling; the traceback only with --verbose; with --json
+    also the one JSON document on stdout, status failed."""
+    from .common import cli_spelling, print_json
 
     if verbose:
         import traceback
@@ -51,7 +61,10 @@ def _report(exc: BaseException, parser: argparse.ArgumentParser, argv: list[str]
         traceback.print_exception(exc)
     text = " ".join(str(exc).split()) if not isinstance(exc, OfaDeployError) or "\n" not in str(exc) \
         else str(exc).strip()
-    print(f"error: {cli_spelling(text, _verb_options(parser, argv))}", file=sys.stderr)
+    text = cli_spelling(text, _verb_options(parser, argv))
+    print(f"error: {text}", file=sys.stderr)
+    if getattr(args, "json", False):
+        print_json({"status": "failed", "error": text, "error_type": type(exc).__name__, "exit_code": code})
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -80,13 +93,14 @@ def main(argv: list[str] | None = None) -> int:
     except OfaDeployError as exc:  # bad input, named with its fix: exit 2 (a failed validation: 1)
         from ..errors import ValidationError
 
-        _report(exc, parser, argv, verbose)
-        return EXIT_FAIL if isinstance(exc, ValidationError) else EXIT_BAD_INPUT
+        code = EXIT_FAIL if isinstance(exc, ValidationError) else EXIT_BAD_INPUT
+        _report(exc, parser, argv, verbose, args, code)
+        return code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # noqa: BLE001 - a bug or an environment fault: one line, traceback on demand
-        _report(exc, parser, argv, verbose)
+        _report(exc, parser, argv, verbose, args, EXIT_FAIL)
         if not verbose:
             print(f"({type(exc).__name__}; rerun with --verbose for the traceback)", file=sys.stderr)
         return EXIT_FAIL

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .common import add_json_flag, add_out_flag, comma_list, print_json, print_table, run_dir
+from .common import DRY_TITLE, add_json_flag, add_out_flag, comma_list, print_json, print_table, run_dir, say_dry_run
 from .export import add_precision_flags, default_out
 
 
@@ -78,11 +78,13 @@ def _benchmark(args) -> int:
                                options={"serial": args.serial} if args.serial else {})
     out = run_dir(args.out or default_out(args.model, "benchmark"), args.exist_ok)
     model = load_model(args.model)
+    dry = say_dry_run(model)
     result = benchmark(model, backends=comma_list(args.backends) or None, precisions=comma_list(args.precision),
                        settings=settings, calibration=calibration(args.calib_data, model), out_dir=out,
-                       progress=not args.json)
+                       progress=False)
+    if not args.json:
+        result.print("Benchmark" + (DRY_TITLE if dry else ""))
     rows = result.to_dicts()
-    dry = bool(model.card.get("dry_run"))
     for r in rows:
         r.update(detail=r["status"], status=status_word(r), dry_run=dry)
         if args.data and r["artifact"] and r["status"] != "failed":
@@ -90,13 +92,13 @@ def _benchmark(args) -> int:
     if args.data:
         torch_top1 = _torch_top1(model, batches(args.data, model, args.images))
         if not args.json:
-            print_table(f"top-1 on {args.images} {args.data} images" + (" — DRY RUN, random weights" if dry else ""),
+            print_table(f"top-1 on {args.images} {args.data} images" + (DRY_TITLE if dry else ""),
                         ["backend", "precision", "top-1 %"],
                         [["pytorch", "fp32", 100 * torch_top1]] +
                         [[r["backend"], r["precision"], "" if r.get("data_top1") is None else 100 * r["data_top1"]]
                          for r in rows])
     if args.json:
-        print_json(rows)
+        print_json(rows, "results")
     return 0 if result.ok else 1
 
 

@@ -25,7 +25,7 @@ def cli_spelling(message: str, options: Iterable[str]) -> str:
             if py == f"{name}={value}" or py == f"{name}=":
                 return flag if flag in opts else None
         dashed = "--" + name.replace("_", "-")
-        return dashed if dashed in opts else None
+        return dashed if dashed in opts else (f"-{name}" if f"-{name}" in opts else None)   # e.g. lut's -n
 
     def aside(m: re.Match) -> str:
         return m.group(0) if flag_for(m.group(1), "") else ""
@@ -102,6 +102,21 @@ def add_out_flag(p, default, what: str) -> None:
     p.add_argument("--exist-ok", action="store_true", help="write into an existing --out instead of numbering")
 
 
+# what a dry run (random weights, --no-pretrained) says in the log and in every table title
+DRY_LINE = "⚠️  DRY RUN: random weights (--no-pretrained); the model and its exports predict nothing"
+DRY_TITLE = " — DRY RUN, random weights (--no-pretrained)"
+
+
+def say_dry_run(model) -> bool:
+    """Log the dry-run line when `model` carries random weights; return whether it does."""
+    dry = bool(model.card.get("dry_run"))
+    if dry:
+        from ..log import LOGGER
+
+        LOGGER.info(DRY_LINE)
+    return dry
+
+
 # the one status vocabulary of every verb's JSON
 STATUS = ("ok", "failed", "skipped", "estimated")
 
@@ -111,10 +126,33 @@ STATUS = ("ok", "failed", "skipped", "estimated")
 json_stream = None
 
 
-def print_json(obj: Any) -> None:
+def overall_status(rows: Sequence[dict]) -> str:
+    """The status of a document made of rows: failed if any row failed, estimated if every row
+    is an estimate, else ok (skipped rows do not make a run fail)."""
+    words = [r.get("status", "ok") for r in rows if isinstance(r, dict)]
+    if not words or "failed" in words:
+        return "failed"
+    return "estimated" if all(w == "estimated" for w in words) else "ok"
+
+
+def json_document(obj: Any, key: str = "rows") -> dict[str, Any]:
+    """What --json prints: always one object whose first key is `status` (one of STATUS); a list
+    of rows goes under `key` with the overall status of its rows."""
+    if isinstance(obj, (list, tuple)):
+        obj = {"status": overall_status(obj), key: list(obj)}
+    else:
+        obj = dict(obj)
+        obj = {"status": obj.pop("status", "ok"), **obj}
+    if obj["status"] not in STATUS:
+        raise ValueError(f"JSON status {obj['status']!r} is not one of {STATUS}")
+    return obj
+
+
+def print_json(obj: Any, key: str = "rows") -> None:
+    """Print one JSON object (see json_document) on the --json stream."""
     import sys
 
-    print(json.dumps(obj, indent=2, default=str), file=json_stream or sys.stdout)
+    print(json.dumps(json_document(obj, key), indent=2, default=str), file=json_stream or sys.stdout)
 
 
 def print_kv(title: str, data: dict[str, Any]) -> None:

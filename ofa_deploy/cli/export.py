@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .common import add_json_flag, add_out_flag, comma_list, print_json, print_table, run_dir
+from .common import DRY_TITLE, add_json_flag, add_out_flag, comma_list, print_json, print_table, run_dir, say_dry_run
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -40,15 +40,16 @@ def _export(args) -> int:
     formats, precisions = comma_list(args.format), comma_list(args.precision)
     out = args.out or default_out(args.model, "export")
     for prec in precisions:   # every name, precision and path before any work
-        check_export_request(formats, prec, out)
+        check_export_request(formats, prec, out, calibration=args.calib_data)
     out = run_dir(out, args.exist_ok)
     model = load_model(args.model)
+    dry = say_dry_run(model)
     calib = calibration(args.calib_data, model)
     rows = [export_row(model, fmt, prec, out, calib, not args.no_validate) for prec in precisions for fmt in formats]
     if args.json:
-        print_json(rows)
+        print_json(rows, "exports")
     else:
-        print_table(f"exports in {out}", ["format", "precision", "status", "path", "MB", "max |Δ|", "error"],
+        print_table(f"exports in {out}" + (DRY_TITLE if dry else ""), ["format", "precision", "status", "path", "MB", "max |Δ|", "error"],
                     [[r["format"], r["precision"], r["status"], r["path"], r["size_mb"] or "",
                       r["max_abs_diff"] if r["max_abs_diff"] is not None else "", r["error"]] for r in rows])
     return 1 if any(r["status"] == "failed" for r in rows) else 0

@@ -5,7 +5,7 @@ import argparse
 import json
 from pathlib import Path
 
-from .common import print_json, print_kv
+from .common import comma_list, number_list, print_json, print_kv, print_table
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -15,14 +15,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     b = verbs.add_parser("build", help="measure every unique op of a space (resumable) and calibrate")
     b.add_argument("--supernet", required=True, help="registry name, e.g. ofa_mbv3_w1.0 or tiny")
     b.add_argument("--backend", required=True, help="onnxruntime, openvino, tflite (adb with --serial), tvm, accel")
-    b.add_argument("--resolutions", type=int, nargs="+", help="default: the space's search resolutions")
-    b.add_argument("--serial", nargs="*", default=[], help="adb serials that share the build (tflite backend)")
+    b.add_argument("--resolutions", nargs="+", help="default: the space's search resolutions (spaces or commas)")
+    b.add_argument("--serial", nargs="*", default=[], help="adb serials that share the build (tflite backend; "
+                   "spaces or commas)")
     b.add_argument("--device", default="", help="device name recorded in the provenance (and default folder)")
     b.add_argument("--out", type=Path, help="table folder (default latency_tables/<supernet>/<device or backend>)")
     _timing_args(b)
     b.add_argument("--calibrate", type=int, default=30,
                    help="whole subnets measured for the calibration (0: none; else at least 9)")
     b.add_argument("--evaluate", type=int, default=0, help="then evaluate on this many fresh subnets")
+    b.add_argument("--json", action="store_true")
     b.set_defaults(func=_build)
 
     e = verbs.add_parser("evaluate", help="measure N subnets whole and report the table's error")
@@ -37,7 +39,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--json", action="store_true")
     e.set_defaults(func=_evaluate)
 
-    a = verbs.add_parser("adapt", help="measure a few whole subnets on this host and refit the table's correction")
+    a = verbs.add_parser("adapt", help="measure a few whole subnets on this host and choose the table's correction "
+                         "(plain sum, linear, or a learned residual) on held-out nets")
     a.add_argument("table", help="table folder or '<supernet>/<device>'")
     a.add_argument("--backend", required=True, help="the backend the table was measured with, e.g. onnxruntime")
     a.add_argument("-n", type=int, default=20, help="whole subnets to measure (at least 9; default 20)")
@@ -80,14 +83,18 @@ def _adapt(args) -> int:
         print_json(res.report)
         return 0
     rep = res.report
-    rows = {"held-out nets": rep["n_held_out"], "fit nets": rep["n_fit"],
-            "held-out MAPE, calibrated": f"{rep['held_out_calibrated']['mape']:.1f} %",
-            "held-out MAPE, sum of ops": f"{rep['held_out_sum_of_ops']['mape']:.1f} %",
-            "held-out Spearman (cal / sum)": f"{rep['held_out_calibrated']['spearman']:.3f} / "
-                                             f"{rep['held_out_sum_of_ops']['spearman']:.3f}",
-            "host": rep["fingerprint"]["cpu_model"] + f" [{rep['fingerprint']['id']}]", "stored": str(res.path)}
-    print_kv(rep["verdict"], rows)
+    rows = [[name, c["params"], *(_cells(c["held_out"]) if c["eligible"] else ["-"] * 5),
+             "✓" if name == rep["chosen"] else c.get("note", "")] for name, c in rep["candidates"].items()]
+    print_table(f"held-out nets ({rep['folds']}-fold: each net predicted by a fit without it), {rep['n']} nets",
+                ["model", "params", "MAPE", "±5 %", "±10 %", "Spearman", "Kendall", "kept"], rows)
+    print_kv(rep["verdict"], {"host": rep["fingerprint"]["cpu_model"] + f" [{rep['fingerprint']['id']}]",
+                              "stored": str(res.path)})
     return 0
+
+
+def _cells(m: dict) -> list[str]:
+    return [f"{m['mape']:.1f} %", f"{m['within_5pct']:.0f} %", f"{m['within_10pct']:.0f} %",
+            f"{m['spearman']:.3f}", f"{m['kendall']:.3f}"]
 
 
 def _settings(args):
@@ -103,15 +110,22 @@ def _build(args) -> int:
 
     sn = get_supernet_record(args.supernet).name
     out = args.out or Path("latency_tables") / sn / (args.device or args.backend)
-    table = build_table(sn, args.backend, out, args.resolutions, _settings(args), args.serial, args.calibrate,
-                        device=args.device)
+    serials = [w for v in args.serial for w in comma_list(v)]
+    table = build_table(sn, args.backend, out, number_list(args.resolutions, int, "--resolutions"), _settings(args),
+                        serials, args.calibrate, device=args.device)
+    report = evaluate_table(table, out, args.backend, args.evaluate, _settings(args),
+                            serials[0] if serials else None) if args.evaluate else None
+    if args.json:
+        c = table.calibration
+        print_json({"table": str(out), **table.describe(), "evaluation": report and report["calibrated"],
+                    "calibration": c and {"n_subnets": c.n_subnets, "mape_sum_of_ops": c.mape_before,
+                                          "mape_calibrated": c.mape_after}})
+        return 0
     print_kv(f"table written to {out}", table.describe())
     if table.calibration:
         c = table.calibration
         print(f"calibration on {c.n_subnets} subnets: MAPE {c.mape_before:.1f}% (sum of ops) → {c.mape_after:.1f}%")
-    if args.evaluate:
-        report = evaluate_table(table, out, args.backend, args.evaluate, _settings(args),
-                                args.serial[0] if args.serial else None)
+    if report:
         print_kv("evaluation", report["calibrated"])
     return 0
 
@@ -127,11 +141,11 @@ def _evaluate(args) -> int:
     if args.json:
         print_json(report)
     else:
-        print_kv(f"{table.name}: random subnets, calibrated prediction", report["calibrated"])
-        print_kv("random subnets, sum of ops (official rule)", report["sum_of_ops"])
-        if "searched" in report:
-            print_kv("searched subnets, calibrated prediction", report["searched"]["calibrated"])
-            print_kv("searched subnets, sum of ops", report["searched"]["sum_of_ops"])
+        for what, rep in (("random", report), ("searched", report.get("searched"))):
+            if rep:
+                print_table(f"{table.name}: {rep['calibrated']['n']} {what} held-out subnets, measured here",
+                            ["predictor", "MAPE", "±5 %", "±10 %", "Spearman", "Kendall"],
+                            [[name, *_cells(m)] for name, m in rep["models"].items()])
         print_kv("test-retest spread of the measurements", report["test_retest"])
         print(f"method: {report['method']}")
         print(f"scatter plot: {out / 'evaluate.png'}")

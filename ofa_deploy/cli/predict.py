@@ -34,10 +34,13 @@ def predict_arch(supernet: str, arch: str, device: str | None = None, latency_ta
     cfg = ArchConfig.coerce(arch, record.space)   # validated: a wrong gene names itself
     batch = ArchBatch.from_archs(record.space, [cfg])
     acc = load_accuracy_predictor(accuracy_predictor, record.name)
+    proxy = getattr(acc, "source", None) == "proxy"
     out = {"status": "estimated", "supernet": record.name, "arch": cfg.short(),
-           "predicted_top1": float(np.asarray(acc.predict(batch))[0]),
+           "predicted_top1": float(np.asarray(acc.predict(batch))[0]), "predicted_top1_is_proxy": proxy,
            "accuracy_source": getattr(acc, "source", None) or str(accuracy_predictor or "shipped predictor"),
            "macs": int(count_macs(record.name, cfg)), "params": int(count_params(record.name, cfg))}
+    if proxy:   # another space's predictor, or MACs: it ranks archs, it is not this space's top-1
+        out["accuracy_note"] = (getattr(acc, "provenance", {}) or {}).get("note") or "a ranking proxy, not a top-1"
     lat, info = latency_model(record.name, device, latency_table)
     if lat is not None:
         out.update(predicted_latency_ms=float(np.asarray(lat.predict(batch), dtype=np.float64)[0]),

@@ -20,7 +20,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--plot", type=Path, help="PNG of the front (with --pareto)")
     p.add_argument("--out", type=Path, help="write the result as JSON here (an existing file gets a numbered sibling)")
     p.add_argument("--no-cache", action="store_true", help="search again even if an identical search is cached")
-    p.add_argument("--exist-ok", action="store_true", help="overwrite an existing --out instead of numbering")
+    p.add_argument("--exist-ok", action="store_true", help="overwrite an existing --out / --plot instead of numbering")
     add_json_flag(p)
     p.set_defaults(func=_search)
 
@@ -30,24 +30,33 @@ def _search(args) -> int:
 
     kw = model_kwargs(args)
     kw.pop("latency_table")
+    plot = run_dir(args.plot, args.exist_ok) if args.plot else None   # a previous front.png is kept
     res = search(args.supernet, device=args.device, latency=args.latency, latency_table=args.latency_table,
                  pareto=number_list(args.pareto, float, "--pareto"), config=EvolutionConfig(population=args.population, generations=args.generations),
-                 cache=not args.no_cache, plot=args.plot, progress=not args.json, **kw)
+                 cache=not args.no_cache, plot=plot, progress=not args.json, **kw)
     points = getattr(res, "points", [res])
     if args.out:
         from ..fileio import atomic_write_json
 
         atomic_write_json(run_dir(args.out, args.exist_ok), res.to_dict())
     if args.json:
-        print_json(res.to_dict())
+        print_json({**res.to_dict(), "plot": str(plot) if plot else None})
     elif len(points) == 1:
         r = points[0]
-        print_kv(f"best subnet of {r.supernet}", {"arch": r.arch.short(), "predicted": r.score, **r.values,
+        print_kv(f"best subnet of {r.supernet}", {"arch": r.arch.short(), _score_label(r): r.score, **r.values,
                                                   "macs": r.macs, "params": r.params, "seconds": r.seconds})
     else:
-        print_table("accuracy–latency front", ["budget ms", "latency ms", "predicted", "MMACs", "arch"],
+        print_table("accuracy–latency front", ["budget ms", "latency ms", _score_label(points[0]), "MMACs", "arch"],
                     [[p.limits["latency"], p.values["latency"], p.score, (p.macs or 0) / 1e6, p.arch.short()]
                      for p in points])
-        if args.plot:
-            print(f"front plotted to {args.plot}")
+        if plot:
+            print(f"front plotted to {plot}")
     return 0
+
+
+def _score_label(r) -> str:
+    """What the score column is: a predicted top-1, or a proxy (MACs, another space's predictor)."""
+    acc = r.accuracy or {}
+    if r.predicted_accuracy is None:
+        return f"proxy score ({acc.get('source', 'not a top-1')})"
+    return "predicted top-1 (proxy)" if acc.get("proxy_for") or acc.get("source") == "proxy" else "predicted top-1"

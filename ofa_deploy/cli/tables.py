@@ -38,7 +38,7 @@ def table_listing(pattern: str = "*") -> list[dict]:
 def lut_list(args) -> int:
     rows = table_listing(args.pattern)
     if args.json:
-        print_json(rows)
+        print_json(rows, "tables")
     else:
         print_table(f"shipped latency tables matching {args.pattern!r} ({len(rows)})",
                     ["table", "resolutions", "ms (smallest … largest)", "source", "host", "runtime", "date"],

@@ -12,10 +12,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 from pathlib import Path
 
-from .common import print_table
+from .common import add_json_flag, number_list, print_json, print_table
 from ..errors import BadArgumentError
 
 
@@ -27,21 +26,23 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data", default="fashion-mnist",
                    help="'fashion-mnist' or a folder of class sub-folders (optionally train/ and val/)")
     p.add_argument("--out", type=Path, required=True, help="run folder: checkpoint.pt, history.json, final.pth")
-    p.add_argument("--epochs", type=int, nargs="+", help="epochs per PS phase (6 numbers) or for --arch (1)")
-    p.add_argument("--lr", type=float, nargs="+", help="peak learning rate per phase (6 numbers, or 1 for --arch)")
+    p.add_argument("--epochs", nargs="+", help="epochs per PS phase (6 numbers) or for --arch (1); spaces or commas")
+    p.add_argument("--lr", nargs="+", help="peak learning rate per phase (6 numbers, or 1 for --arch); spaces or commas")
     p.add_argument("--arch", help="train this one arch from scratch instead (JSON {ks, e, d})")
     p.add_argument("--batch", type=int, default=256, help="global batch, split over processes")
     p.add_argument("--micro-batches", type=int, default=1, help="split each process's batch (gradient accumulation)")
     p.add_argument("--kd-ratio", type=float, default=1.0)
     p.add_argument("--label-smoothing", type=float, default=0.1)
-    p.add_argument("--resolutions", type=int, nargs="+", help="train resolutions sampled per batch (default: the space's)")
+    p.add_argument("--resolutions", nargs="+", help="train resolutions sampled per batch, spaces or commas "
+                   "(default: the space's)")
     p.add_argument("--max-steps-per-epoch", type=int, help="cap each epoch (smoke runs)")
     p.add_argument("--ckpt-every", type=int, default=50, help="steps between checkpoints (also each epoch)")
     p.add_argument("--val-images", type=int, default=5000)
     p.add_argument("--calib-images", type=int, default=2000, help="images that recalibrate BN before each evaluation")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--recipe", default="official", choices=("official", "improved"),
-                   help="training recipe: the official PS (default) or sandwich + in-place distillation")
+    p.add_argument("--recipe", default="official", choices=("official", "improved", "bignas", "bignas-mean"),
+                   help="training recipe: the official PS (default), sandwich + in-place distillation, or "
+                        "BigNAS's single stage (summed / averaged subnet losses)")
     onoff = argparse.BooleanOptionalAction
     p.add_argument("--sandwich", action=onoff, help="largest + smallest subnet in every step (recipe option)")
     p.add_argument("--keep-largest", action=onoff, help="the largest subnet in every step (recipe option)")
@@ -55,8 +56,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "(-1: off)")
     p.add_argument("--nproc", type=int, default=1, help="local processes (ignored under torchrun)")
     p.add_argument("--threads", type=int, default=0, help="torch threads per process (default: cores / nproc)")
-    p.add_argument("--device", default="auto", help="auto (a GPU per rank when present), cpu or cuda")
+    p.add_argument("--torch-device", "--device", dest="device", default="auto",
+                   help="where to train: auto (a GPU per rank when present), cpu or cuda (--device: old spelling)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_json_flag(p)
     p.set_defaults(func=_train)
 
 
@@ -66,7 +69,7 @@ def schedule_from_args(args, space):
     from ..training import progressive_shrinking, scratch
 
     if args.arch:
-        arch = ArchConfig.from_dict(json.loads(args.arch), r=space.resolutions[-1]).validate(space)
+        arch = ArchConfig.coerce(args.arch, space, r=space.resolutions[-1])   # JSON or the printed form
         epochs = args.epochs[0] if args.epochs else progressive_shrinking().total_epochs
         return scratch(arch, epochs, *(args.lr[:1] if args.lr else ()))
     kw = {}
@@ -126,24 +129,28 @@ def run_rank(rank: int, world: int, args: argparse.Namespace) -> None:
             rank=rank, world=world, progress=not args.quiet, callbacks=callbacks).run()
 
 
+def _parse_lists(args) -> None:
+    """--epochs / --lr / --resolutions as numbers (spaces or commas), in place."""
+    for name, cast in (("epochs", int), ("lr", float), ("resolutions", int)):
+        setattr(args, name, number_list(getattr(args, name), cast, f"--{name}"))
+
+
 def _train(args) -> int:
     from ..registry import get_supernet_record
-    from ..training.data import FASHION_MNIST_NAMES
+    from ..training.checks import NUMBERS, check_train_request
     from ..training.ddp import init_from_env, spawn
 
+    _parse_lists(args)
     rec = get_supernet_record(args.supernet)
     try:   # fail on bad arguments before any process starts
+        check_train_request(rec, args.data, args.val_images, args.device, args.resolutions, args.out,
+                            **{k: getattr(args, k) for k in NUMBERS})   # numbers, run folder, device, data
         schedule_from_args(args, rec.space)
         recipe_from_args(args)
-        if args.nproc < 1 or args.batch % (args.nproc * args.micro_batches):
-            raise BadArgumentError(f"--batch {args.batch} must split evenly over --nproc {args.nproc} × "
-                             f"--micro-batches {args.micro_batches}; pick a multiple of their product")
-        if args.data.lower() not in FASHION_MNIST_NAMES and not Path(args.data).is_dir():
-            raise BadArgumentError(f"--data {args.data!r} is neither 'fashion-mnist' nor a folder; pass a folder of "
-                             f"class sub-folders of JPEG/PNG images (optionally under train/ and val/)")
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    except BadArgumentError:
+        raise
+    except ValueError as exc:   # e.g. an arch that does not fit the space: exit 2 via the CLI's error path
+        raise BadArgumentError(str(exc)) from None
     if "WORLD_SIZE" in os.environ:        # under torchrun: this process is one rank
         rank, world = init_from_env()
         run_rank(rank, world, args)
@@ -157,15 +164,21 @@ def _train(args) -> int:
         spawn(run_rank, args.nproc, args)
     else:
         run_rank(0, 1, args)
-    _summary(args.out)
+    _summary(args.out, args.json)
     return 0
 
 
-def _summary(out: Path) -> None:
+def _summary(out: Path, as_json: bool = False) -> None:
     hist_path = out / "history.json"
-    if not hist_path.exists():
+    history = json.loads(hist_path.read_text()) if hist_path.exists() else []
+    if as_json:
+        final = out / "final.pth"
+        print_json({"status": "ok" if final.exists() else "failed", "out": str(out),
+                    "weights": str(final) if final.exists() else None, "history": history,
+                    "phase_eval": str(out / "phase_eval.md") if (out / "phase_eval.md").exists() else None})
         return
-    history = json.loads(hist_path.read_text())
+    if not history:
+        return
     keys = [k for k in ("top1_max", "top1_min", "top1_arch") if any(k in h for h in history)]
     rows = [[h["phase"], h["epoch"], f"{h['seconds']:.0f}", f"{h['loss']:.3f}" if h.get("loss") is not None else "–"]
             + [f"{100 * h[k]:.2f}" if k in h else "–" for k in keys] for h in history]

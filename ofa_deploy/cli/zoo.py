@@ -4,7 +4,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .common import add_json_flag, add_out_flag, comma_list, console, number_list, run_dir, print_json, print_kv, print_table
+from .common import (DRY_LINE, DRY_TITLE, add_json_flag, add_out_flag, comma_list, console, number_list, print_json,
+                     print_kv, print_table, run_dir)
 from .export import add_precision_flags, export_row
 
 
@@ -72,7 +73,7 @@ def _models(args) -> int:
             rows.append({"name": n, "kind": "published", "device": r.device, "latency_ms": r.latency_ms,
                          "top1": r.top1, "resolution": r.image_size, "weights": "hub", "description": r.supernet})
     if args.json:
-        print_json(rows)
+        print_json(rows, "models")
     else:
         print_table(f"models matching {args.pattern!r} ({len(rows)})",
                     ["name", "kind", "device", "ms", "top-1 %", "res", "weights", "description"],
@@ -88,7 +89,7 @@ def _devices(args) -> int:
     rows = [{"name": r.name, "backend": r.backend, "latency_source": r.latency_source, "aliases": list(r.aliases),
              "description": r.description} for r in recs]
     if args.json:
-        print_json(rows)
+        print_json(rows, "devices")
     else:
         print_table(f"devices matching {args.pattern!r} ({len(rows)})", ["name", "backend", "latency", "aliases",
                                                                         "description"],
@@ -102,14 +103,18 @@ def _backends(args) -> int:
 
     infos = list_backends()
     if args.json:
-        print_json([i.__dict__ for i in infos])
+        print_json([i.__dict__ for i in infos], "backends")
     else:
         print_table("backends (entry-point group ofa_deploy.backends)",
-                    ["name", "installed", "formats", "precisions", "versions / install"],
-                    [[i.name, "✅" if i.available else "❌", ", ".join(i.formats), ", ".join(i.precisions),
+                    ["name", "installed", "measures", "formats", "precisions", "versions / install"],
+                    [[i.name, "✅" if i.available else "❌", _MEASURES.get(i.measures, i.measures),
+                      ", ".join(i.formats), ", ".join(i.precisions),
                       ", ".join(f"{k} {v}" for k, v in i.versions.items()) if i.available else i.install]
                      for i in infos])
     return 0
+
+
+_MEASURES = {"here": "on this host", "estimate": "estimate only (latency model)"}
 
 
 def model_kwargs(args) -> dict:
@@ -127,12 +132,12 @@ def _get(args) -> int:
 
     formats, precisions = comma_list(args.format), comma_list(args.precision)
     for prec in precisions if formats else ():   # names, precisions and the folder before the search
-        check_export_request(formats, prec, args.out)
+        check_export_request(formats, prec, args.out, calibration=args.calib_data)
     out = run_dir(args.out, args.exist_ok)
     if args.no_pretrained:
         from ..log import LOGGER
 
-        LOGGER.info("⚠️  DRY RUN: random weights (--no-pretrained); the model and its exports predict nothing")
+        LOGGER.info(DRY_LINE)
     model = get_model(args.device, args.latency, args.supernet, pretrained=not args.no_pretrained,
                       weights=args.weights, prefer_published=args.prefer_published, verify=args.verify,
                       arch=args.arch, **model_kwargs(args))
@@ -147,6 +152,7 @@ def _get(args) -> int:
                "predicted_latency_ms": (card.get("predicted_latency") or {}).get("ms"),
                "latency_source": (card.get("predicted_latency") or {}).get("source"),
                "predicted_top1": (card.get("predicted_accuracy") or {}).get("top1"),
+               "predicted_top1_is_proxy": bool((card.get("predicted_accuracy") or {}).get("proxy")),
                "measured_median_ms": (card.get("verification") or {}).get("median_ms"),
                "weights": card.get("weights"), "macs": card.get("macs"), "params": card.get("params"),
                "exports": {f"{r['format']}" + (f"@{r['precision']}" if len(precisions) > 1 else ""):
@@ -156,12 +162,12 @@ def _get(args) -> int:
 
         pred = predict_arch(args.supernet, summary["arch"], args.device, args.latency_table, args.accuracy_predictor)
         summary.update(predicted_latency_ms=pred.get("predicted_latency_ms"), latency_source=pred.get("latency_source"),
-                       predicted_top1=pred["predicted_top1"])
+                       predicted_top1=pred["predicted_top1"], predicted_top1_is_proxy=pred["predicted_top1_is_proxy"])
     if args.json:
         print_json(summary)
     else:
         title = f"model for {args.device}" + (f" ≤ {args.latency:g} ms" if args.latency else "")
-        print_kv(title + (" — DRY RUN, random weights (--no-pretrained)" if summary["dry_run"] else ""), summary)
+        print_kv(title + (DRY_TITLE if summary["dry_run"] else ""), summary)
         if card.get("published_alternative"):
             console().print(f"published alternative: {card['published_alternative']}")
     return 0 if summary["status"] == "ok" else 1

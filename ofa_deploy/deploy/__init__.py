@@ -23,6 +23,7 @@ class BackendInfo:
     install: str
     versions: dict
     problem: str = ""
+    measures: str = "here"     # "here", "estimate" (a latency model: accel) or why not ("macOS only")
 
 
 def _entry_points() -> dict:
@@ -61,7 +62,8 @@ def list_backends() -> list[BackendInfo]:
             ok, problem, versions = True, "", b.versions()
         except BackendUnavailableError as exc:
             ok, problem, versions = False, str(exc), {}
-        out.append(BackendInfo(name, ok, tuple(b.formats), tuple(b.precisions), b.install, versions, problem))
+        out.append(BackendInfo(name, ok, tuple(b.formats), tuple(b.precisions), b.install, versions, problem,
+                               getattr(b, "measures", "here")))
     return out
 
 

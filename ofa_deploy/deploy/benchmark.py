@@ -15,14 +15,22 @@ from ..errors import BackendUnavailableError
 from . import get_backend, list_backends
 from .base import MeasureSettings
 from .export import export
+from .inputs import check_calibration, check_input
 from .timing import SESSIONS, measure_artifact
 
 
 def check_targets(names: Sequence[str], settings: MeasureSettings) -> None:
     """Before any export: every backend name is known (a missing runtime stays a ❌ row), and an
     adb serial in the settings answers (connect test) on each backend that measures over adb."""
-    for name in names:
-        get_backend(name, check=False)   # UnknownNameError listing the known names
+    where = {name: getattr(get_backend(name, check=False), "measures", "here") for name in names}  # unknown: listed
+    idle = [n for n, w in where.items() if w not in ("here", "estimate")]
+    if idle and len(idle) == len(names):   # e.g. only Core ML off macOS: it would export, then time nothing
+        from ..errors import BadArgumentError   # (beside a backend that times, it stays a ➖ row: exported + checked)
+
+        raise BadArgumentError(f"{', '.join(f'{n} ({where[n]})' for n in idle)} cannot time models on this host, so "
+                               f"this benchmark would measure nothing; add a backend that measures here to "
+                               f"backends=, or export with `ofa-deploy export -f {idle[0]}` (exported and "
+                               f"spec-checked here) and benchmark where it runs", "backends")
     serial = settings.options.get("serial")
     if serial:
         takers = [n for n in names if hasattr(get_backend(n, check=False), "connect")]
@@ -109,10 +117,20 @@ class BenchmarkResult:
         Console(width=160).print(self.table(title))
 
 
+def clip(text: str, n: int) -> str:
+    """The first line of `text`, at most `n` characters, cut at a word boundary (never mid-word)."""
+    line = (text.splitlines() or [""])[0]
+    if len(line) <= n:
+        return line
+    cut = line[: n - 2]   # room for " …"
+    cut = cut.rsplit(" ", 1)[0] if " " in cut else cut
+    return cut.rstrip(" ,;:") + " …"
+
+
 def default_backends() -> list[str]:
-    """Installed backends that measure on this host."""
-    return [b.name for b in list_backends() if b.available and getattr(get_backend(b.name, check=False),
-                                                                        "default_benchmark", True)]
+    """Installed backends that measure on this host (not estimate-only ones such as accel, nor
+    Core ML off macOS): a plugin says so in its `measures` attribute."""
+    return [b.name for b in list_backends() if b.available and b.measures == "here"]
 
 
 def benchmark(model: torch.nn.Module, backends: Sequence[str] | None = None, precisions: Sequence[str] = ("fp32",),
@@ -128,6 +146,8 @@ def benchmark(model: torch.nn.Module, backends: Sequence[str] | None = None, pre
     settings = settings or MeasureSettings()
     names = list(backends) if backends else default_backends()
     check_targets(names, settings)
+    check_input(model, example_input)          # a wrong input fails once, here, not as a ❌ in every row
+    check_calibration(model, calibration)
     card = getattr(model, "card", None) or {}
     if budget_ms is None:
         budget_ms = (card.get("constraints") or {}).get("latency")
@@ -148,7 +168,7 @@ def benchmark(model: torch.nn.Module, backends: Sequence[str] | None = None, pre
                     if backend.can_run(art):
                         raise
                     # e.g. Core ML on Linux: exported and spec-checked, but this host cannot time it
-                    row.status = f"➖ exported + checked; {str(exc).split(';')[0].splitlines()[0][:100]}"
+                    row.status = f"➖ exported + checked; {clip(str(exc).split(';')[0], 100)}"
                     rows.append(_predicted(row, name, card, predicted))
                     continue
                 row.median_ms, row.p90_ms = stats.median, stats.p90
@@ -157,7 +177,7 @@ def benchmark(model: torch.nn.Module, backends: Sequence[str] | None = None, pre
                 row.latency = stats.to_dict()
                 row.status = "✅" + (" (estimate)" if stats.settings.get("estimate") else "")
             except Exception as exc:  # recorded, never fatal: the table is the point
-                row.status = f"❌ {type(exc).__name__}: {str(exc).splitlines()[0][:120]}"
+                row.status = f"❌ {type(exc).__name__}: {clip(str(exc), 120)}"
             rows.append(_flag(_predicted(row, name, card, predicted), budget_ms))
     result = BenchmarkResult(rows)
     result.save(out_dir)

@@ -11,6 +11,7 @@ from . import backend_for_format
 from .base import Artifact
 from .card import model_card
 from ..log import step
+from .inputs import check_calibration, check_input
 from .validate import validate_outputs
 from ..errors import BadArgumentError
 from ..fileio import make_dirs
@@ -31,9 +32,11 @@ def input_shape_of(model: torch.nn.Module, example_input: torch.Tensor | None = 
                      "the model an `input_shape` attribute (models from get_model carry one)")
 
 
-def check_export_request(formats, precision: str, out_dir: str | Path, options: dict[str, Any] | None = None) -> list:
+def check_export_request(formats, precision: str, out_dir: str | Path, options: dict[str, Any] | None = None,
+                         calibration: Any = ...) -> list:
     """Validate a whole export request before any export starts: every format name, its runtime,
-    the precision for each, the output path and the options. Returns the backends, in order."""
+    the precision for each, the output path, the options and (when `calibration` is given, None
+    meaning none) that a precision needing calibration data has some. Returns the backends, in order."""
     if isinstance(formats, str):
         formats = [f.strip() for f in formats.split(",") if f.strip()]
     if not formats:
@@ -43,33 +46,15 @@ def check_export_request(formats, precision: str, out_dir: str | Path, options: 
         b.check()
         b.check_precision(precision)
         b.check_options(options or {})
+        if calibration is None and precision in getattr(b, "calibrated", ()):
+            raise BadArgumentError(f"{b.name} {precision} export needs calibration data: pass calibration=<images> "
+                                   "(a few hundred real images, e.g. from your validation set)", "calibration")
     out = Path(out_dir)
     for p in (out, *out.parents):
         if p.exists() and not p.is_dir():
             raise BadArgumentError(f"cannot export into {out}: {p} is a file, not a folder; pass another out_dir=",
                                    "out_dir")
     return backends
-
-
-def check_input(model: torch.nn.Module, example_input: torch.Tensor | None, shape: tuple[int, ...]) -> None:
-    """An example input whose channel count or rank the model cannot take fails here, named, and
-    not deep inside torch."""
-    if example_input is None:
-        return
-    if not isinstance(example_input, torch.Tensor) or example_input.dim() != 4:
-        raise BadArgumentError(f"example_input must be a 4-D NCHW tensor, got "
-                               f"{getattr(example_input, 'shape', type(example_input).__name__)}", "example_input")
-    want = _in_channels(model)
-    if want is not None and example_input.shape[1] != want:
-        raise BadArgumentError(f"example_input has {example_input.shape[1]} channels but the model takes {want}; "
-                               f"pass a tensor of shape (N, {want}, H, W)", "example_input")
-
-
-def _in_channels(model: torch.nn.Module) -> int | None:
-    for m in model.modules():
-        if isinstance(m, torch.nn.Conv2d):
-            return m.in_channels
-    return None
 
 
 def artifact_stem(model: torch.nn.Module, precision: str) -> str:
@@ -83,11 +68,12 @@ def export(model: torch.nn.Module, format: str, out_dir: str | Path, precision: 
            card: dict[str, Any] | None = None, name: str | None = None, **options) -> Artifact:
     """Export `model` to `format` ('onnx', 'openvino', 'tflite', 'mlmodel', 'mlpackage', 'tvm', …) under
     out_dir; by default validate it against the PyTorch model and fail above tolerance (fp32)."""
-    backend = check_export_request([format], precision, out_dir, options)[0]
+    backend = check_export_request([format], precision, out_dir, options, calibration)[0]
     fmt = format.lower().lstrip(".")
     fmt = fmt if fmt in backend.formats else backend.formats[0]
     shape = input_shape_of(model, example_input)
     check_input(model, example_input, shape)
+    check_calibration(model, calibration)
     example = example_input if example_input is not None else torch.randn(shape, generator=torch.Generator().manual_seed(0))
     out_dir = make_dirs(out_dir, "export folder")
     model = model.eval()

@@ -11,6 +11,7 @@ import numpy as np
 
 from ..errors import BackendUnavailableError, BadArgumentError
 from .base import Artifact, LatencyStats, MeasureSettings
+from .inputs import checked_run
 
 
 STANDARD_EXPORT_ARGS = ("self", "model", "example_input", "out_dir", "precision", "format", "calibration", "name")
@@ -29,6 +30,13 @@ class BackendBase:
     # export keyword options the plugin takes through **options (its named export parameters count
     # too); anything else is refused with this list, never silently ignored
     options: tuple[str, ...] = ()
+    # precisions whose export needs calibration data (checked before any work starts)
+    calibrated: tuple[str, ...] = ("int8",)
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "run" in cls.__dict__ and not getattr(cls.__dict__["run"], "checked", False):
+            cls.run = checked_run(cls.__dict__["run"])   # inputs checked once here, for every plugin
 
     def export_options(self) -> tuple[str, ...]:
         """Every export option this plugin accepts: `options` plus the named parameters of export()."""
@@ -96,6 +104,15 @@ class BackendBase:
                 cache.clear()
             cache[key] = factory()
         return cache[key]
+
+    # Optional batched export: how many modules `export_batch` puts into one file (0: no batched
+    # path). The latency-table builder converts that many ops at once and still times each alone.
+    batch_export: int = 0
+
+    def export_batch(self, items, out_dir: Path, name: str = "batch") -> list[Artifact]:
+        """Convert several (model, example_input) pairs into one file, one method/signature each;
+        return one Artifact per pair that `run` and `measure` treat as a model of its own."""
+        raise NotImplementedError(f"the {self.name} backend has no batched export")
 
     def can_run(self, artifact: Artifact) -> bool:
         return True

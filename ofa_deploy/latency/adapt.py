@@ -1,8 +1,9 @@
 """Adapt a table to this host: measure a few whole subnets here (spread over the table's latency
-range, a third of them searched-like: large expand/kernel), fit the calibration on two thirds and
-score it on the held-out third against the plain op sum. Only a calibration that wins there is
-kept; it is stored per host (fingerprint id) in the user cache, next to a journal of every whole-net
-measurement taken here, and applied automatically when that table is loaded on this host."""
+range, a third of them searched-like: large expand/kernel) and choose the correction on held-out
+nets — the plain op sum, the linear calibration or a learned residual (residual.py), the simplest
+that wins there. It is stored per host (fingerprint id) in the user cache, next to a journal of
+every whole-net measurement taken here (all of which the next fit uses), and applied
+automatically when that table is loaded on this host."""
 from __future__ import annotations
 
 import hashlib
@@ -19,14 +20,13 @@ from ..arch import ArchBatch, ArchConfig
 from ..deploy.base import MeasureSettings
 from ..errors import BadArgumentError, BackendUnavailableError, OfaDeployError
 from ..fileio import append_jsonl, atomic_write_json, read_jsonl
-from .calibration import Calibration, fit_calibration, mape
+from .calibration import correction_from_dict
 from .fingerprint import fingerprint_diff, host_fingerprint
 from ..registry import get_supernet_record
 from .table import LatencyTable
 
 log = logging.getLogger("ofa_deploy")
-N_PARAMS = 3             # a, c, b of the linear calibration
-HELD_OUT = 1 / 3         # share of the measured nets kept out of the fit to score it
+N_PARAMS = 3             # a, c, b of the linear calibration, the simplest correction
 _warned: set[str] = set()
 
 
@@ -97,32 +97,35 @@ def _check_backend(table: LatencyTable, backend: str, serial: str | None, option
     return b
 
 
-def score(cal: Calibration | None, table: LatencyTable, archs, meas: np.ndarray) -> dict[str, float]:
+def score(cal, table: LatencyTable, archs, meas: np.ndarray) -> dict[str, float]:
+    """Metrics of `table`'s op sum corrected by `cal` (None: the plain sum) against measurements."""
     from .evaluate import metrics
 
-    raw = table.op_sum(archs)
-    pred = cal.apply(raw, table.n_ops(archs)) if cal else raw
-    return metrics(pred, meas)
+    return metrics(with_correction(table, cal).predict(archs), meas)
 
 
-def decide(table: LatencyTable, archs: Sequence[ArchConfig], meas: np.ndarray, seed: int = 0) -> tuple[Calibration | None, dict]:
-    """Fit on (1 − HELD_OUT) of the nets, score on the rest: keep the calibration only when its
-    held-out MAPE beats the plain sum's and its Spearman is no worse; then refit on all nets."""
-    n = len(archs)
-    perm = np.random.default_rng(seed).permutation(n)
-    k = max(1, int(round(n * HELD_OUT)))
-    test, fit = perm[:k], perm[k:]
-    fa, ta = [archs[i] for i in fit], [archs[i] for i in test]
-    cal = fit_calibration(table.op_sum(fa), table.n_ops(fa), meas[fit])
-    s_cal, s_sum = score(cal, table, ta, meas[test]), score(None, table, ta, meas[test])
-    accepted = s_cal["mape"] < s_sum["mape"] and s_cal["spearman"] >= s_sum["spearman"] - 0.02
-    final = fit_calibration(table.op_sum(archs), table.n_ops(archs), meas) if accepted else None
-    report = {"n_fit": len(fit), "n_held_out": k, "held_out_calibrated": s_cal, "held_out_sum_of_ops": s_sum,
-              "accepted": accepted,
-              "verdict": ("calibration kept: it beats the plain sum on held-out nets" if accepted else
-                          "calibration rejected: it does not beat the plain op sum on held-out nets; "
+def decide(table: LatencyTable, archs: Sequence[ArchConfig], meas: np.ndarray, seed: int = 0,
+           models: Sequence[str] | None = None) -> tuple[Any, dict]:
+    """Score the plain sum, the linear calibration and the learned residuals on held-out nets
+    (k-fold: each net is predicted by a model fitted without it), keep the simplest model that
+    beats every simpler one there (residual.choose), and refit it on all nets."""
+    from .residual import all_features, choose
+
+    space = table.spec.space
+    values = table.feature_values(list(archs), all_features(space))
+    corr, rep = choose(values, np.asarray(meas, dtype=np.float64), space, seed, models)
+    cands, chosen = rep["candidates"], rep["chosen"]
+    tried = [c for c in cands if c != "sum" and cands[c]["eligible"]]
+    shown = chosen if chosen != "sum" else min(tried, key=lambda c: cands[c]["held_out"]["mape"], default=None)
+    accepted = chosen != "sum"
+    report = {**rep, "n": len(archs), "held_out_sum_of_ops": cands["sum"]["held_out"],
+              "held_out_calibrated": cands[shown]["held_out"] if shown else cands["sum"]["held_out"],
+              "model_shown": shown, "accepted": accepted,
+              "verdict": (f"{chosen} correction kept: on held-out nets it beats the plain sum and every simpler model "
+                          f"that did (lower MAPE, ranking no worse)"
+                          if accepted else "correction rejected: no model beats the plain op sum on held-out nets; "
                           "the plain sum is used")}
-    return final, report
+    return corr, report
 
 
 def adapt_table(table: LatencyTable | str | Path, backend: str, n: int = 20, settings: MeasureSettings | None = None,
@@ -168,8 +171,10 @@ def adapt_table(table: LatencyTable | str | Path, backend: str, n: int = 20, set
             f"measuring on backend {backend!r}{f' (adb {serial})' if serial else ''} failed: {type(exc).__name__}: "
             f"{exc}; nothing was adapted (the {len(done)} nets measured so far are kept and reused on retry) — "
             f"check the runtime/device and run `ofa-deploy lut adapt` again") from None
-    all_archs = archs + [ArchConfig.coerce(a, table.space) for a, _ in extra]
-    meas = np.array([done[a.to_json()] for a in archs] + [float(ms) for _, ms in extra])
+    # every net measured here for this table (this run's, earlier runs', verify rounds') joins the fit
+    known, known_ms = adaptation_data(table)
+    all_archs = known + [ArchConfig.coerce(a, table.space) for a, _ in extra]
+    meas = np.concatenate([known_ms, [float(ms) for _, ms in extra]])
     cal, report = decide(table, all_archs, meas, seed)
     out = _copy(table)
     out.calibration = cal
@@ -191,8 +196,19 @@ def record_measurement(table: LatencyTable, arch: ArchConfig, measured_ms: float
 
 
 def _copy(table: LatencyTable) -> LatencyTable:
-    return LatencyTable(table.supernet, table.entries, table.source, dict(table.provenance), table.calibration,
-                        table.name)
+    return with_correction(table, table.calibration)
+
+
+def with_correction(table: LatencyTable, correction) -> LatencyTable:
+    """A copy of `table` predicting with `correction` (None: the plain op sum)."""
+    return LatencyTable(table.supernet, table.entries, table.source, dict(table.provenance), correction, table.name)
+
+
+def adaptation_data(table: LatencyTable) -> tuple[list[ArchConfig], np.ndarray]:
+    """This host's whole-net measurements for `table` (adapt runs and verify rounds), latest per arch."""
+    _, journal = _paths(table, host_fingerprint()["id"])
+    done = {r["arch"]: float(r["ms"]) for r in read_jsonl(journal) if isinstance(r, dict) and "arch" in r}
+    return [ArchConfig.from_json(a) for a in done], np.array(list(done.values()), dtype=np.float64)
 
 
 def host_aware(table: LatencyTable) -> LatencyTable:
@@ -200,19 +216,19 @@ def host_aware(table: LatencyTable) -> LatencyTable:
     on a local backend of a different host. Called by every table loader in sources.py."""
     prov = table.provenance
     rec = prov.get("fingerprint")
-    if not rec or prov.get("serials"):
+    if prov.get("serials") or table.source != "measured":
         return table   # official/estimated tables, or ones measured on an adb device: not this host's
     here = host_fingerprint()
     cal_path, _ = _paths(table, here["id"])
     if cal_path.exists():
         try:
             rep = json.loads(cal_path.read_text())
-            table.calibration = Calibration.from_dict(rep["calibration"]) if rep.get("calibration") else None
+            table.calibration = correction_from_dict(rep["calibration"]) if rep.get("calibration") else None
             table.provenance = {**prov, "adaptation": rep}
             return table
         except (ValueError, KeyError, TypeError) as exc:
             log.warning("ignoring broken adaptation %s (%s); re-run `ofa-deploy lut adapt`", cal_path, exc)
-    diff = fingerprint_diff(rec, here)
+    diff = fingerprint_diff(rec, here) if rec else []   # tables older than fingerprints: no warning
     if diff and table.name not in _warned:
         _warned.add(table.name)
         warnings.warn(f"latency table {table.name!r} was measured on another host ({'; '.join(diff)}); its "

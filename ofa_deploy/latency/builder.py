@@ -17,17 +17,19 @@ import numpy as np
 
 from ..arch import ArchBatch
 from ..deploy.base import MeasureSettings
-from ..fileio import append_jsonl, read_jsonl
+from ..fileio import append_jsonl, make_dirs, read_jsonl
 from ..registry import get_supernet_record
 from ..supernets.ops import Op
-from ..errors import BadArgumentError
+from ..errors import BadArgumentError, check_number
 from .adapt import N_PARAMS, decide
 from .fingerprint import host_fingerprint
 from .measure import NET_WINDOWS, Measurer, entry_from_stats, is_noisy
 from .table import LatencyTable
 
 JOURNAL = "journal.jsonl"
-METHOD_NOTE = (f"ops: 1 fresh session each; calibration nets: median of {NET_WINDOWS} fresh-session medians "
+NET_BATCH = 8   # whole subnets per batched conversion (they are large; ops batch by backend.batch_export)
+METHOD_NOTE = (f"ops: 1 fresh session each (a batched backend converts many ops into one file, one "
+               f"method/signature each, and times each alone); calibration nets: median of {NET_WINDOWS} fresh-session medians "
                f"(deploy.timing.measure_artifact); warm-up until stable, then timed runs")
 
 
@@ -71,14 +73,17 @@ def _seconds_by_kind(records) -> dict[str, float]:
     return {k: round(v, 1) for k, v in out.items()}
 
 
-def _run_parallel(todo: list, work, measurers: list[Measurer], journal: Journal, desc: str) -> None:
-    """Measure `todo` items with one thread per measurer (one per adb serial), with progress."""
+def _run_parallel(todo: list, work, measurers: list[Measurer], journal: Journal, desc: str,
+                  total: int | None = None) -> None:
+    """Measure `todo` items with one thread per measurer (one per adb serial), with progress. `work`
+    returns one record, or yields several (a batch of ops): each is journaled as soon as it is timed."""
     from tqdm import tqdm
 
     q: queue.Queue = queue.Queue()
     for item in todo:
         q.put(item)
-    bar = tqdm(total=len(todo), desc=desc, unit="op" if desc.startswith("ops") else "net")
+    bar = tqdm(total=len(todo) if total is None else total, desc=desc,
+               unit="op" if desc.startswith("ops") else "net")
     errors: list[BaseException] = []
 
     def worker(m: Measurer):
@@ -89,10 +94,13 @@ def _run_parallel(todo: list, work, measurers: list[Measurer], journal: Journal,
                 return
             try:
                 t0 = time.perf_counter()
-                rec = work(m, item)
-                rec["seconds"] = round(time.perf_counter() - t0, 3)   # summed over resumed runs
-                journal.add(rec)
-                bar.update(1)
+                out = work(m, item)
+                for rec in [out] if isinstance(out, dict) else out:
+                    # summed over resumed runs; a batch's conversion counts towards its first record
+                    rec["seconds"] = round(time.perf_counter() - t0, 3)
+                    journal.add(rec)
+                    bar.update(1)
+                    t0 = time.perf_counter()
             except BaseException as exc:  # stop every worker; the journal keeps what finished
                 errors.append(exc)
 
@@ -106,12 +114,19 @@ def _run_parallel(todo: list, work, measurers: list[Measurer], journal: Journal,
         raise errors[0]
 
 
+def _chunks(items: list, size: int) -> list[list]:
+    return [items[i:i + size] for i in range(0, len(items), max(1, size))]
+
+
+def _arch_module(supernet, arch):
+    """A subnet as a standalone module, with its input shape."""
+    supernet.set_arch(arch)
+    return supernet.get_active_subnet(), (1, supernet.spec.in_channels, arch.r, arch.r)
+
+
 def measure_arch_stats(m: Measurer, supernet, arch, sessions: int = NET_WINDOWS):
     """A whole subnet timed by the one measuring method: LatencyStats over `sessions` fresh sessions."""
-    supernet.set_arch(arch)
-    sub = supernet.get_active_subnet()
-    c = supernet.spec.in_channels
-    return m.module(sub, (1, c, arch.r, arch.r), "net", windows=sessions)
+    return m.module(*_arch_module(supernet, arch), "net", windows=sessions)
 
 
 def measure_arch(m: Measurer, supernet, arch, sessions: int = NET_WINDOWS) -> float:
@@ -127,15 +142,15 @@ def build_table(supernet: str, backend: str, out_dir: str | Path, resolutions: S
     from ..supernets import get_supernet
 
     rec = get_supernet_record(supernet)
+    calibrate = check_number("calibrate", calibrate, minimum=0, integer=True)
     if calibrate and calibrate < 3 * N_PARAMS:
         raise BadArgumentError(f"calibrate={calibrate} is too few: the calibration has {N_PARAMS} parameters and "
                                f"needs at least {3 * N_PARAMS} measured subnets (--calibrate {3 * N_PARAMS} or more, "
                                f"or --calibrate 0 for the plain op sum)")
-    resolutions = list(resolutions or rec.space.resolutions)
+    resolutions = list(rec.space.check_resolutions(resolutions) if resolutions else rec.space.resolutions)
     settings = settings or MeasureSettings(warmup=5, runs=30)
     measurers = [Measurer(backend, settings.with_options(serial=s)) for s in serials] or [Measurer(backend, settings)]
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = make_dirs(out_dir, "table folder")   # after every check: a refused request writes nothing
     journal = Journal(out / JOURNAL)
     t0 = time.time()
     ops = unique_ops(rec.name, resolutions)
@@ -144,12 +159,16 @@ def build_table(supernet: str, backend: str, out_dir: str | Path, resolutions: S
     todo = [(r, op) for r, op in ops if f"{r}|{op.key}" not in journal.done
             or is_noisy(journal.done[f"{r}|{op.key}"]["entry"]["median"], journal.done[f"{r}|{op.key}"]["entry"]["min"])]
 
-    def work_op(m: Measurer, item):
-        r, op = item
-        return {"id": f"{r}|{op.key}", "r": r, "key": op.key, "entry": entry_from_stats(m.op(op)),
-                "serial": m.settings.options.get("serial")}
+    def work_ops(m: Measurer, batch):
+        # a batched backend converts the whole batch into one file; each op is still timed alone
+        stats = m.ops([op for _, op in batch]) if m.batch > 1 else (m.op(op) for _, op in batch)
+        for (r, op), st in zip(batch, stats):
+            yield {"id": f"{r}|{op.key}", "r": r, "key": op.key, "entry": entry_from_stats(st),
+                   "serial": m.settings.options.get("serial")}
 
-    _run_parallel(todo, work_op, measurers, journal, f"ops ({len(ops) - len(todo)} done before)")
+    batch = measurers[0].batch or 1
+    _run_parallel(_chunks(todo, batch), work_ops, measurers, journal, f"ops ({len(ops) - len(todo)} done before)",
+                  total=len(todo))
     entries: dict[int, dict] = {r: {} for r in resolutions}
     for r, op in ops:
         entries[r][op.key] = journal.done[f"{r}|{op.key}"]["entry"]
@@ -158,8 +177,16 @@ def build_table(supernet: str, backend: str, out_dir: str | Path, resolutions: S
     cal_archs = ArchBatch.sample(rec.space, calibrate, rng=seed + 1000, resolutions=resolutions).to_archs()
     net = get_supernet(rec.name)
     todo_nets = [a for a in cal_archs if f"net|{a.to_json()}" not in journal.done]
-    _run_parallel(todo_nets, lambda m, a: {"id": f"net|{a.to_json()}", "ms": measure_arch(m, net, a)},
-                  measurers[:1], journal, "calibration nets")
+    def work_nets(m: Measurer, archs):
+        if m.batch > 1:   # one batched conversion; each net timed alone in NET_WINDOWS sessions
+            stats = m.modules([_arch_module(net, a) for a in archs], NET_WINDOWS)
+        else:
+            stats = (measure_arch_stats(m, net, a) for a in archs)
+        for a, st in zip(archs, stats):
+            yield {"id": f"net|{a.to_json()}", "ms": st.median}
+
+    _run_parallel(_chunks(todo_nets, min(NET_BATCH, measurers[0].batch or 1)), work_nets, measurers[:1], journal,
+                  "calibration nets", total=len(todo_nets))
     cal_report = None
     if calibrate:  # kept only if it beats the plain sum on held-out nets (adapt.decide)
         measured = np.array([journal.done[f"net|{a.to_json()}"]["ms"] for a in cal_archs])
@@ -170,6 +197,7 @@ def build_table(supernet: str, backend: str, out_dir: str | Path, resolutions: S
         "cpu_count": os.cpu_count(), "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "fingerprint": host_fingerprint(backend), "method": METHOD_NOTE,
         **measurers[0].describe(), "serials": list(serials), "ops_measured": len(ops),
+        "ops_per_conversion": measurers[0].batch or 1,
         "build_seconds_ops": round(op_seconds, 1), "build_seconds_total": round(time.time() - t0, 1),
         "measure_seconds_all_runs": _seconds_by_kind(journal.done.values()),
         "calibration_check": cal_report,

@@ -10,9 +10,11 @@ import numpy as np
 
 from ..arch import ArchBatch
 from ..deploy.base import MeasureSettings
-from ..fileio import atomic_path, atomic_write_json
+from ..errors import check_number
+from ..fileio import atomic_write_json, make_dirs
 from .builder import Journal, _run_parallel, measure_arch_stats
 from .measure import NET_WINDOWS, Measurer
+from .adapt import with_correction
 from .table import LatencyTable
 
 
@@ -49,26 +51,12 @@ def metrics(pred: np.ndarray, meas: np.ndarray) -> dict[str, float]:
             "kendall": kendall(pred, meas), "measured_ms_range": [float(meas.min()), float(meas.max())]}
 
 
-def scatter_plot(pred: np.ndarray, meas: np.ndarray, raw: np.ndarray | None, path: Path, title: str) -> Path:
-    import matplotlib
+def scatter_plot(pred: np.ndarray, meas: np.ndarray, raw: np.ndarray | None, path: Path, title: str,
+                 device: str | None = None) -> Path:
+    """Predicted vs measured PNG, axes labelled with `device` (drawn by ofa_deploy.plots)."""
+    from ..plots import latency_scatter_figure, save_png
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5, 5))
-    lo, hi = float(min(meas.min(), pred.min())) * 0.95, float(max(meas.max(), pred.max())) * 1.05
-    ax.plot([lo, hi], [lo, hi], "k-", lw=1, label="y = x")
-    ax.fill_between([lo, hi], [lo * 0.9, hi * 0.9], [lo * 1.1, hi * 1.1], color="0.9", label="±10 %")
-    if raw is not None:
-        ax.scatter(meas, raw, s=10, c="tab:gray", alpha=0.6, label="sum of ops")
-    ax.scatter(meas, pred, s=12, c="tab:blue", label="calibrated prediction")
-    ax.set(xlabel="measured latency (ms)", ylabel="predicted latency (ms)", title=title, xlim=(lo, hi), ylim=(lo, hi))
-    ax.legend(loc="upper left", fontsize=8)
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=120, format="png")
-    plt.close(fig)
-    return path
+    return save_png(latency_scatter_figure(pred, meas, raw, title, device), path)
 
 
 def searched_archs(table: LatencyTable, n: int, seed: int = 1) -> list:
@@ -97,7 +85,32 @@ def _measure_set(name: str, archs, table, folder, m, net) -> tuple[dict, np.ndar
     meas = np.array([journal.done[f"net|{a.to_json()}"]["ms"] for a in archs])
     spreads = [journal.done[f"net|{a.to_json()}"].get("spread", float("nan")) for a in archs]
     raw, pred = table.op_sum(archs), table.predict(archs)
-    return {"calibrated": metrics(pred, meas), "sum_of_ops": metrics(raw, meas)}, meas, spreads
+    models = {k: metrics(with_correction(table, c).predict(archs), meas) for k, c in compared_models(table).items()}
+    return {"calibrated": metrics(pred, meas), "sum_of_ops": metrics(raw, meas), "models": models}, meas, spreads
+
+
+def compared_models(table: LatencyTable) -> dict[str, Any]:
+    """The predictors reported side by side: the plain sum; the table's own correction from its
+    build host (before adaptation); the one adapted to this host, if any; and every candidate
+    model refitted on this host's adaptation nets (`lut adapt`), where there are 3 × its
+    parameters of them — so one evaluation compares sum vs linear vs learned residual."""
+    from .adapt import adaptation_data
+    from .calibration import correction_from_dict
+    from .residual import NETS_PER_PARAM, all_features, candidates, fit_model, n_params
+
+    out: dict[str, Any] = {"sum": None}
+    own = table.provenance.get("calibration")
+    if own:
+        out["build-host correction"] = correction_from_dict(own)
+    if table.provenance.get("adaptation"):
+        out[f"adapted ({getattr(table.calibration, 'model', 'sum')})"] = table.calibration
+    archs, ms = adaptation_data(table)
+    if len(ms):
+        values = table.feature_values(archs, all_features(table.space))
+        for name in candidates(table.space):
+            if len(ms) >= NETS_PER_PARAM * n_params(name, table.space):
+                out[f"refit {name} on {len(ms)} adapt nets"] = fit_model(name, values, ms, table.space)
+    return out
 
 
 def evaluate_table(table: LatencyTable, folder: str | Path, backend: str, n: int = 100,
@@ -108,8 +121,9 @@ def evaluate_table(table: LatencyTable, folder: str | Path, backend: str, n: int
     measurements (session-to-session, per net), plot, and write evaluate.json."""
     from ..supernets import get_supernet
 
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    n = check_number("n", n, minimum=1, integer=True)
+    searched = check_number("searched", searched, minimum=0, integer=True)
+    folder = make_dirs(folder, "evaluation folder")
     settings = settings or MeasureSettings(warmup=5, runs=30)
     m = Measurer(backend, settings.with_options(serial=serial) if serial else settings)
     net = get_supernet(table.supernet)
@@ -125,6 +139,7 @@ def evaluate_table(table: LatencyTable, folder: str | Path, backend: str, n: int
     report["test_retest"] = {"median_spread_pct": float(np.median(sp)) if sp.size else None,
                              "p90_spread_pct": float(np.percentile(sp, 90)) if sp.size else None,
                              "what": "(max-min)/median of the session medians of each net"}
-    scatter_plot(table.predict(archs), meas, table.op_sum(archs), folder / "evaluate.png", f"{table.name}: n={n}")
+    scatter_plot(table.predict(archs), meas, table.op_sum(archs), folder / "evaluate.png", f"{table.name}: n={n}",
+                 (table.provenance or {}).get("device") or backend)
     atomic_write_json(folder / "evaluate.json", report)
     return report

@@ -111,6 +111,12 @@ def read_table_file(path: str | Path) -> dict[str, dict[str, Any]]:
                                    f"no op runs in zero time)")
         if "std" not in entry and "var" in entry:
             entry["std"] = float(entry["var"]) ** 0.5
+    (last_key, last), first = list(data.items())[-1], next(iter(data.values()))
+    cut = sorted(set(first) - set(last))
+    if cut:   # a file cut at a line boundary still parses: its last entry is short of fields
+        raise _bad(path, lines.get(str(last_key), "?"), f"the last entry {last_key!r} lacks {cut}, which the other "
+                   "entries have: the file was cut off (a truncated copy or download); rebuild it with "
+                   "`ofa-deploy lut build` (it resumes) or copy it again")
     return data
 
 

@@ -6,6 +6,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator, Sequence
 
 import torch
 
@@ -50,13 +51,45 @@ class Measurer:
             shutil.rmtree(tmp, ignore_errors=True)
 
     def op(self, op: Op, settings: MeasureSettings | None = None) -> LatencyStats:
-        h, w, c = op.in_shape
-        torch.manual_seed(0)
-        return self.module(op.build(), (1, c, h, w), "op", settings)
+        return self.module(*_op_module(op), "op", settings)
+
+    @property
+    def batch(self) -> int:
+        """How many modules one conversion may hold: the backend's optional batched export
+        (BackendBase.batch_export), off for adb devices, whose runners take one model per file."""
+        o = self.settings.options
+        return 0 if o.get("serial") or o.get("adb") else int(getattr(self.backend, "batch_export", 0) or 0)
+
+    def modules(self, items: Sequence[tuple[torch.nn.Module, tuple[int, ...]]], windows: int = 1,
+                settings: MeasureSettings | None = None) -> Iterator[LatencyStats]:
+        """Several modules converted into one file (one method/signature each, the backend's
+        batched export), each then timed on its own exactly as `module` times one: the same
+        measuring method, settings and sessions. Yields their stats in order, as each finishes."""
+        tmp = Path(tempfile.mkdtemp(prefix="ofa_lut_"))
+        try:
+            pairs = []
+            for module, shape in items:
+                g = torch.Generator().manual_seed(0)
+                pairs.append((module.eval(), torch.randn(shape, generator=g)))
+            for art in self.backend.export_batch(pairs, tmp, name="batch"):
+                yield measure_artifact(self.backend, art, settings or self.settings, sessions=max(1, windows))
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def ops(self, ops: Sequence[Op], settings: MeasureSettings | None = None) -> Iterator[LatencyStats]:
+        """`op` for several ops through one batched conversion (see `modules`)."""
+        return self.modules([_op_module(op) for op in ops], 1, settings)
 
     def describe(self) -> dict:
         return {"backend": self.backend_name, "runtime_version": getattr(self.backend, "runtime_version", lambda: "")(),
                 "settings": self.settings.to_dict()}
+
+
+def _op_module(op: Op) -> tuple[torch.nn.Module, tuple[int, ...]]:
+    """An op's module (seeded weights) and its input shape."""
+    h, w, c = op.in_shape
+    torch.manual_seed(0)
+    return op.build(), (1, c, h, w)
 
 
 def entry_from_stats(stats: LatencyStats) -> dict:

@@ -15,7 +15,7 @@ from ..cost import AdditiveCost
 from ..errors import OfaDeployError
 from ..fileio import atomic_write_json
 from ..registry import SUPERNETS, get_supernet_record
-from .calibration import Calibration
+from .calibration import Calibration, correction_from_dict
 from .format import TableFormatError, entry_ms, read_table_folder, table_file, write_table_file
 
 PROVENANCE = "provenance.json"
@@ -69,8 +69,9 @@ class LatencyTable:
         self.entries = {int(r): t for r, t in entries.items()}
         self.source, self.name = source, name or self.supernet
         self.provenance = dict(provenance or {})
-        self.calibration = calibration
+        self.calibration = calibration      # a Calibration (linear) or a residual.Residual, or None
         self._sum = AdditiveCost(self.spec, self._op_cost)
+        self._features: dict[str, AdditiveCost] | None = None
 
     @property
     def resolutions(self) -> tuple[int, ...]:
@@ -82,16 +83,16 @@ class LatencyTable:
 
     def tables(self, r: int) -> tuple[float, np.ndarray]:
         """The prediction as additive tables (fixed ops, [block, kernel, expand]) at resolution r, with
-        the calibration folded in (a·Σ + c·n_ops + b is still a sum over ops): search gathers from
-        these instead of calling predict, and finds exact minima."""
+        the correction folded in (every correction is linear in additive features, so still a sum
+        over ops): search gathers from these instead of calling predict, and finds exact minima."""
         if r not in self.entries:
             raise OfaDeployError(f"table {self.name!r} has no entries for resolution {r}; it covers "
                                  f"{list(self.resolutions)}")
         fixed, blocks = self._sum.tables(r)
         if self.calibration is None:
             return fixed, blocks
-        cal, n_fixed = self.calibration, len(self.spec.fixed_ops(r))
-        return cal.a * fixed + cal.c * n_fixed + cal.b, cal.a * blocks + cal.c
+        feats = self.feature_costs()
+        return self.calibration.fold({f: feats[f].tables(r) for f in self.calibration.features})
 
     # ---- io ------------------------------------------------------------------------------
     @classmethod
@@ -101,8 +102,8 @@ class LatencyTable:
         prov = _read_provenance(folder / PROVENANCE)
         sn = supernet or prov.get("supernet") or infer_supernet(entries)
         try:
-            cal = Calibration.from_dict(prov["calibration"]) if prov.get("calibration") else None
-            if cal is not None and not all(np.isfinite(float(getattr(cal, k))) for k in ("a", "b", "c")):
+            cal = correction_from_dict(prov["calibration"]) if prov.get("calibration") else None
+            if cal is not None and not all(np.isfinite(float(w)) for w in cal.weights.values()):
                 raise ValueError("non-finite coefficient")
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise TableFormatError(f"{folder / PROVENANCE}: 'calibration' is broken ({type(exc).__name__}: {exc}); "
@@ -147,15 +148,30 @@ class LatencyTable:
         return out
 
     def n_ops(self, archs) -> np.ndarray:
+        return self.feature_values(archs, ("ops",))["ops"]
+
+    def feature_costs(self) -> dict[str, AdditiveCost]:
+        """The additive features a correction may weigh (residual.feature_costs), built once."""
+        if self._features is None:
+            from .residual import feature_costs
+
+            self._features = feature_costs(self)
+        return self._features
+
+    def feature_values(self, archs, names: Sequence[str]) -> dict[str, np.ndarray]:
+        """{feature: [N] values} for `archs`; "sum" is op_sum (it names missing ops)."""
         batch = self._batch(archs)
-        return len(self.spec.fixed_ops(int(batch.r[0]))) + batch.active_mask().sum(axis=1)
+        feats = self.feature_costs()
+        return {f: self.op_sum(batch) if f == "sum" else feats[f].predict_batch(batch) for f in names}
 
     def predict(self, archs: ArchConfig | Sequence[ArchConfig] | ArchBatch) -> float | np.ndarray:
-        """Latency in ms of one arch (a float) or many (an array), calibrated when the table is."""
+        """Latency in ms of one arch (a float) or many (an array), corrected when the table is."""
         batch, single = ArchBatch.coerce(self.spec.space, archs)
         raw = self.op_sum(batch)
-        out = self.calibration.apply(raw, self.n_ops(batch)) if self.calibration else raw
-        return float(out[0]) if single else out
+        if self.calibration is not None:
+            raw = self.calibration.apply_features({"sum": raw, **self.feature_values(
+                batch, [f for f in self.calibration.features if f != "sum"])})
+        return float(raw[0]) if single else raw
 
     def _batch(self, archs) -> ArchBatch:
         return ArchBatch.coerce(self.spec.space, archs)[0]
@@ -172,4 +188,5 @@ class LatencyTable:
         return {"name": self.name, "supernet": self.supernet, "source": self.source,
                 "resolutions": list(self.resolutions), "ops": sum(len(t) for t in self.entries.values()),
                 "calibrated": self.calibration is not None,
+                "correction": getattr(self.calibration, "model", "sum"),
                 **{k: self.provenance[k] for k in ("backend", "device", "threads", "date") if k in self.provenance}}

@@ -45,7 +45,11 @@ def search(supernet: str = "ofa_mbv3_w1.0", device: str | None = None, latency: 
             raise BadArgumentError(f"pareto={pareto!r} must be a non-empty list of latency budgets in ms, "
                                    "e.g. pareto=[20, 30, 40]", "pareto")
         pareto = [check_number("pareto", b, minimum=0, exclusive=True, unit="ms") for b in pareto]
-    check_number("seed", seed, integer=True)
+    check_number("seed", seed, minimum=0, integer=True)   # numpy seeds are non-negative
+    if plot is not None:   # a plot path under a file fails now, not after the search
+        from ..fileio import check_dir_path
+
+        check_dir_path(Path(plot).parent, "plot folder", "plot")
     _check_config(cfg)
     predictor = load_accuracy_predictor(accuracy_predictor, record.name)
     encoder = getattr(predictor, "encoder", None)

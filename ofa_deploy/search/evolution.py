@@ -18,6 +18,9 @@ from ..errors import InfeasibleError
 from .constraints import Constraint, smallest_value
 from .genome import Genome
 
+MISS = 0.2     # aim: a slot stays open after a round with about this chance
+TOP_UP = 400   # tries at least, in a round: the few slots left open are the hard ones
+
 
 @dataclass(frozen=True)
 class EvolutionConfig:
@@ -66,33 +69,42 @@ class ScoreCache:
         """(scores, network ids) of the rows of g."""
         keys = self.genome.keys(g)
         memo = self.memo
-        ids = [memo.get(k, -1) for k in keys]
-        new: dict[bytes, int] = {}
-        for i, (k, j) in enumerate(zip(keys, ids)):
-            if j < 0 and k not in new:
-                new[k] = i
-        if new:
-            rows = np.fromiter(new.values(), dtype=np.int64, count=len(new))
+        ids = list(map(memo.get, keys))
+        first: dict[bytes, int] = {}          # unseen networks → their first row
+        for i, j in enumerate(ids):
+            if j is None:
+                first.setdefault(keys[i], i)
+        if first:
+            rows = np.fromiter(first.values(), dtype=np.int64, count=len(first))
             base, self.scored = self.scored, self.scored + len(rows)
             if self.scored > len(self.values):
                 self.values = np.concatenate([self.values, np.empty(max(self.scored, len(self.values)))])
             self.values[base:self.scored] = np.asarray(self.score(g[rows]), dtype=np.float64).reshape(len(rows))
-            for n, k in enumerate(new):
-                memo[k] = base + n
-            ids = [memo[k] for k in keys]
-        self.hits += len(g) - len(new)
-        ids_arr = np.asarray(ids, dtype=np.int64)
+            memo.update(zip(first, range(base, self.scored)))
+            ids = list(map(memo.__getitem__, keys))
+        self.hits += len(g) - len(first)
+        ids_arr = np.fromiter(ids, dtype=np.int64, count=len(ids))
         return self.values[ids_arr], ids_arr
 
 
 def evolve(space: SearchSpace, *args, **kwargs) -> Evolution:
     """Maximise predictor.predict(arch) subject to value_c(arch) ≤ limits[k, c], independently per row k
-    (see _evolve). BLAS runs on one thread: the batches are small (a few hundred rows), where
+    (see _evolve). BLAS and torch run on one thread: the batches are small (a few hundred rows), where
     threads cost more in hand-offs than they save, and far more on a busy machine (8× here)."""
+    import sys
+
     from threadpoolctl import threadpool_limits
 
-    with threadpool_limits(1, user_api="blas"):
-        return _evolve(space, *args, **kwargs)
+    torch = sys.modules.get("torch")        # the MLP predictor runs its matmuls in torch
+    threads = torch.get_num_threads() if torch is not None else None
+    try:
+        if torch is not None:
+            torch.set_num_threads(1)
+        with threadpool_limits(1, user_api="blas"):
+            return _evolve(space, *args, **kwargs)
+    finally:
+        if torch is not None:
+            torch.set_num_threads(threads)
 
 
 def _evolve(space: SearchSpace, predictor: Any, constraints: Sequence[Constraint], limits: np.ndarray,
@@ -166,16 +178,22 @@ class _Run:
     def __init__(self, genome: Genome, constraints, limits, config, rng):
         self.genome, self.constraints, self.limits, self.config, self.g = genome, list(constraints), limits, config, rng
         self.evals = [genome.evaluator(c.model) for c in self.constraints]
-        self.probs = genome.mutation_probs(config.mutate_prob, config.resolution_mutate_prob)
-        self.valid_share = 0.5   # running share of children that meet every constraint
+        self.thresholds = genome.mutation_thresholds(config.mutate_prob, config.resolution_mutate_prob)
+        self.valid_share = np.array([0.5, 0.5])   # running share of valid [mutants, crossovers]
 
     def values(self, g: np.ndarray) -> np.ndarray:
+        if len(self.evals) == 1:
+            return self.evals[0](g)[:, None]
         if not self.evals:
             return np.zeros((len(g), 0))
         return np.stack([f(g) for f in self.evals], axis=1)
 
-    def ok(self, vals: np.ndarray, group: np.ndarray) -> np.ndarray:
-        return np.all(vals <= self.limits[group], axis=1)
+    def ok(self, vals: np.ndarray, limits: np.ndarray) -> np.ndarray:
+        """Rows of vals within their limits (column by column: faster than .all(axis=1))."""
+        out = np.ones(len(vals), dtype=bool)
+        for j in range(vals.shape[1]):
+            out &= vals[:, j] <= limits[:, j]
+        return out
 
     def initial(self, P: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """P valid random archs per group, drawn by rejection as the official search does."""
@@ -186,7 +204,7 @@ class _Run:
             cand = self.genome.sample(max(2 * K * P, 2048), self.g)
             v = self.values(cand)
             for k in np.flatnonzero(need):
-                idx = np.flatnonzero(self.ok(v, np.full(len(cand), k)))[:need[k]]
+                idx = np.flatnonzero(self.ok(v, self.limits[np.full(len(cand), k)]))[:need[k]]
                 if len(idx):
                     found[k].append((cand[idx], v[idx]))
                     need[k] -= len(idx)
@@ -206,7 +224,7 @@ class _Run:
         seeds = [smallest_value(c.model, space, res)[1] for c in self.constraints]
         seed_g = gen.from_batch(ArchBatch.from_archs(space, seeds + [space.smallest(r) for r in res]))
         sv = self.values(seed_g)
-        ok = self.ok(sv, np.full(len(seed_g), k))
+        ok = self.ok(sv, self.limits[np.full(len(seed_g), k)])
         pool = ([(seed_g[ok], sv[ok])] if ok.any() else []) + list(parts)
         if not pool:
             raise InfeasibleError("no subnet meets all constraints together (" + ", ".join(
@@ -223,30 +241,35 @@ class _Run:
         constraint is re-drawn from the same parents. Slots still open after max_redraws rounds
         keep a copy of parent pa (which meets every constraint)."""
         kids, kid_vals = parents[pa], parent_vals[pa]
-        todo, gen = np.arange(len(pa)), self.genome
+        a_mut, a_cross, b_cross = kids[is_mut], kids[~is_mut], parents[pb[~is_mut]]
+        slot_mut, slot_cross = np.flatnonzero(is_mut), np.flatnonzero(~is_mut)
+        open_mut, open_cross = np.arange(len(slot_mut)), np.arange(len(slot_cross))
+        gen, lim = self.genome, self.limits[group]
         for _ in range(self.config.max_redraws):
-            # several i.i.d. tries per slot, first valid one wins: the same child distribution as
+            # several i.i.d. tries per slot; a valid one wins: the same child distribution as
             # re-drawing one at a time, in far fewer rounds. Tries per slot follow the share of
-            # valid children seen so far: enough that a slot fills in one round ~60 % of the time,
-            # and small leftover rounds are topped up (a round costs Python calls, rows are cheap).
-            need = np.log(0.4) / np.log(max(1e-3, 1.0 - self.valid_share))
-            reps = int(min(64, max(np.ceil(need), 100 // len(todo), 1)))
-            slots = np.repeat(todo, reps)
-            mut = is_mut[slots]
-            cand = parents[pa[slots]]
-            cand[mut] = gen.mutate(cand[mut], self.g, self.probs)
-            cross = ~mut
-            cand[cross] = gen.crossover(cand[cross], parents[pb[slots[cross]]], self.g)
+            # valid children seen so far, for mutants and crossovers apart (here ~30 % and ~70 %).
+            n_open = len(open_mut) + len(open_cross)
+            need = np.ceil(np.log(MISS) / np.log(np.maximum(1e-3, 1.0 - self.valid_share)))
+            r_mut, r_cross = np.minimum(64, np.maximum(need, max(1, TOP_UP // n_open))).astype(int).tolist()
+            i_mut, i_cross = np.repeat(open_mut, r_mut), np.repeat(open_cross, r_cross)
+            cand = np.concatenate([gen.mutate(a_mut[i_mut], self.g, self.thresholds),
+                                   gen.crossover(a_cross[i_cross], b_cross[i_cross], self.g)])
+            slots = np.concatenate([slot_mut[i_mut], slot_cross[i_cross]])
             v = self.values(cand)
-            ok = np.flatnonzero(self.ok(v, group[slots]))
-            self.valid_share = 0.8 * self.valid_share + 0.2 * len(ok) / len(cand)
-            s_ok = slots[ok]   # sorted: slots repeats the sorted open slots
-            ok = ok[np.concatenate([[True], s_ok[1:] != s_ok[:-1]])] if len(ok) else ok  # first valid try per slot
-            kids[slots[ok]] = cand[ok]
-            kid_vals[slots[ok]] = v[ok]
-            still = np.ones(len(pa), dtype=bool)
-            still[slots[ok]] = False
-            todo = todo[still[todo]]
-            if not len(todo):
+            good = self.ok(v, lim[slots])
+            ok = np.flatnonzero(good)
+            n_mut = len(i_mut)
+            seen = np.array([good[:n_mut].sum() / max(n_mut, 1) if n_mut else self.valid_share[0],
+                             good[n_mut:].sum() / max(len(i_cross), 1) if len(i_cross) else self.valid_share[1]])
+            self.valid_share = 0.8 * self.valid_share + 0.2 * seen
+            # where a slot has several valid tries the last one assigned stays: which one is
+            # chosen does not depend on the tries themselves, so it is a valid draw like any
+            filled = slots[ok]
+            kids[filled], kid_vals[filled] = cand[ok], v[ok]
+            done = np.zeros(len(pa), dtype=bool)
+            done[filled] = True
+            open_mut, open_cross = open_mut[~done[slot_mut[open_mut]]], open_cross[~done[slot_cross[open_cross]]]
+            if not len(open_mut) + len(open_cross):
                 break
         return kids, kid_vals

@@ -30,6 +30,7 @@ class Genome:
         bounds = np.cumsum([0] + [n for n, _ in sizes])
         self.ks, self.e, self.d, self.r, self.w = (slice(bounds[i], bounds[i + 1]) for i in range(5))
         self.n_choices = np.concatenate([np.full(n, c) for n, c in sizes]).astype(np.int64)
+        self.n_choices_u64 = self.n_choices.astype(np.uint64)
         self.width = int(bounds[-1])
         self._stage = np.asarray(sp.block_stage)
         self._pos = np.asarray(sp.block_position)
@@ -47,22 +48,34 @@ class Genome:
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         return (rng.random((n, self.width), dtype=np.float32) * self.n_choices).astype(np.int8)
 
-    def mutation_probs(self, prob: float, r_prob: float) -> np.ndarray:
-        p = np.full(self.width, prob)
+    def mutation_thresholds(self, prob: float, r_prob: float) -> np.ndarray:
+        """[width] uint32 thresholds on 32-bit uniform draws: a gene mutates when its draw is below
+        its threshold, i.e. with chance prob (the resolution with r_prob) — the official per-gene
+        mutation, to 2**-32."""
+        p = np.full(self.width, float(prob))
         p[self.r] = r_prob
-        return p
+        return np.minimum(np.round(p * 2.0 ** 32), 2 ** 32 - 1).astype(np.uint32)  # p = 1: all but 2**-32
 
-    def mutate(self, g: np.ndarray, rng: np.random.Generator, probs: np.ndarray) -> np.ndarray:
-        """Re-draw each gene with its probability (the official per-gene mutation); only the genes
-        that mutate draw a new value."""
-        rows, cols = np.nonzero(rng.random(g.shape, dtype=np.float32) < probs)
+    def mutate(self, g: np.ndarray, rng: np.random.Generator, thresholds: np.ndarray) -> np.ndarray:
+        """Mutated copies of the rows of g, from one 32-bit draw u per gene: a gene with u below its
+        threshold T is re-drawn as u * n // T, uniform over its n choices (given u < T, u is
+        uniform on 0..T-1), so one draw decides both whether and to what."""
+        n, w = g.shape
+        u = rng.bit_generator.random_raw((n * w + 1) // 2).view(np.uint32)[:n * w]
+        hit = np.flatnonzero(u.reshape(n, w) < thresholds)
+        cols = hit % w
         out = g.copy()
-        out[rows, cols] = (rng.random(len(rows), dtype=np.float32) * self.n_choices[cols]).astype(np.int8)
+        out.reshape(-1)[hit] = (u[hit] * self.n_choices_u64[cols]) // thresholds[cols]
         return out
 
     def crossover(self, a: np.ndarray, b: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """Each gene from a or b with equal chance."""
-        return np.where(rng.random(a.shape, dtype=np.float32) < 0.5, a, b)
+        """Each gene from a or b with chance 1/2 (one random bit per gene), by bit arithmetic
+        (a ^ ((a ^ b) & mask)): numpy's masked select is ~20x slower on int8 rows."""
+        n, w = a.shape
+        words = (w + 63) // 64
+        bits = np.unpackbits(rng.bit_generator.random_raw(n * words).view(np.uint8).reshape(n, 8 * words),
+                             axis=1, count=w, bitorder="little")
+        return a ^ ((a ^ b) & np.negative(bits).view(np.int8))
 
     # ---- structure ---------------------------------------------------------------------------
     def active(self, g: np.ndarray) -> np.ndarray:
@@ -81,9 +94,10 @@ class Genome:
         """One key per arch; archs that build the same network (differing only in skipped blocks) share it."""
         act = self.active(g)
         masked = g.copy()
-        masked[:, self.e] = np.where(act, g[:, self.e], -1)
+        on = act.view(np.int8)
+        masked[:, self.e] = (g[:, self.e] + 1) * on - 1       # skipped blocks' genes → -1
         if self.space.n_ks:
-            masked[:, self.ks] = np.where(act, g[:, self.ks], -1)
+            masked[:, self.ks] = (g[:, self.ks] + 1) * on - 1
         masked = np.ascontiguousarray(masked)
         return masked.view(np.dtype((np.void, self.width))).ravel().tolist()
 

@@ -11,7 +11,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..arch import ArchBatch, SearchSpace
-from ..errors import OfaDeployError
+from ..cost import is_additive
+from ..errors import BadArgumentError, OfaDeployError
 
 CACHE_VERSION = "search/1"
 
@@ -24,8 +25,8 @@ def latency_model(supernet: str, device: str | None = None, latency_table: Any =
         return None, {}
     if latency_table is not None and not isinstance(latency_table, (str, Path)):
         if not callable(getattr(latency_table, "predict", None)):
-            raise TypeError(f"latency_table must be a path, a name or an object with predict(archs); got "
-                            f"{type(latency_table).__name__}")
+            raise BadArgumentError(f"latency_table must be a path, a name or an object with predict(archs); got "
+                                   f"{type(latency_table).__name__}", "latency_table")
         model = latency_table
     else:
         from .. import latency as lat
@@ -72,6 +73,12 @@ def fingerprint(model: Any, space: SearchSpace, resolutions: Sequence[int]) -> s
     own = getattr(model, "fingerprint", None)
     if isinstance(own, str) and own:
         return own
+    if is_additive(model, space):   # its tables are what it predicts (and the search builds them anyway)
+        h = hashlib.sha256(b"additive")
+        for r in resolutions:
+            fixed, blocks = model.tables(int(r))
+            h.update(np.float64(fixed).tobytes() + np.ascontiguousarray(blocks, dtype=np.float64).tobytes())
+        return h.hexdigest()
     probe = ArchBatch.sample(space, 64, 12345, list(resolutions))
     vals = np.round(np.asarray(model.predict(probe), dtype=np.float64), 9)
     return hashlib.sha256(vals.tobytes()).hexdigest()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import torch
@@ -62,7 +63,7 @@ class MBNetSpec:
         """Most blocks each stage can run."""
         return self.stage_blocks or (max(self.d_list),) * self.n_stages
 
-    @property
+    @cached_property   # built once: block_op asks for it for every table entry
     def space(self) -> SearchSpace:
         return SearchSpace(name=self.name, ks_choices=self.ks_list, e_choices=self.e_list,
                            d_choices=self.d_list, stage_depths=self.stage_depths,

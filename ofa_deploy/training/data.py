@@ -14,13 +14,15 @@ from typing import Iterator, Sequence
 import numpy as np
 import torch
 import torch.nn.functional as F
-from ..errors import BadArgumentError, FileFormatError
+from ..errors import BadArgumentError, DataNotFoundError, FileFormatError
 
 FASHION_MNIST_DIR = Path(os.environ.get("OFA_DEPLOY_FMNIST", "/usr/share/datasets/fashion-mnist"))
 FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
                          "Sneaker", "Bag", "Ankle boot")
 FASHION_MNIST_NAMES = ("fashion-mnist", "fashion_mnist", "fmnist")   # accepted as a data source
 FASHION_MNIST_MEAN, FASHION_MNIST_STD = 0.2860, 0.3530
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+FOLDER_LAYOUT = "one sub-folder per class holding .jpg/.png images (optionally under train/ and val/)"
 _IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
 
@@ -60,16 +62,22 @@ class ImageSet:
         return ImageSet(self.images[idx], self.labels[idx], self.classes)
 
 
-def load_fashion_mnist(split: str = "train", root: str | Path | None = None) -> ImageSet:
-    """Fashion-MNIST 'train' (60k) or 'test' (10k) as an ImageSet."""
+def fashion_mnist_files(split: str = "train", root: str | Path | None = None) -> tuple[Path, Path]:
+    """(images, labels) IDX files of a Fashion-MNIST split, or DataNotFoundError saying how to install them."""
     root = Path(root) if root is not None else FASHION_MNIST_DIR
     prefix = {"train": "train", "test": "t10k"}.get(split)
     if prefix is None:
         raise BadArgumentError(f"split must be 'train' or 'test', not {split!r} (use split_train_val for val)")
     img_path, lab_path = root / f"{prefix}-images-idx3-ubyte.gz", root / f"{prefix}-labels-idx1-ubyte.gz"
     if not img_path.exists() or not lab_path.exists():
-        raise FileNotFoundError(f"Fashion-MNIST not found at {root}: install it with "
+        raise DataNotFoundError(f"Fashion-MNIST not found at {root}: install it with "
                                 f"`sudo apt-get install dataset-fashion-mnist` (or set OFA_DEPLOY_FMNIST)")
+    return img_path, lab_path
+
+
+def load_fashion_mnist(split: str = "train", root: str | Path | None = None) -> ImageSet:
+    """Fashion-MNIST 'train' (60k) or 'test' (10k) as an ImageSet."""
+    img_path, lab_path = fashion_mnist_files(split, root)
     images, labels = read_idx(img_path), read_idx(lab_path)
     if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
         raise FileFormatError(f"{img_path}: expected images [N, 28, 28] and N labels, got {images.shape} and {labels.shape}")
@@ -83,27 +91,63 @@ def split_train_val(data: ImageSet, n_val: int = 5000, seed: int = 0) -> tuple[I
     return data.subset(perm[n_val:]), data.subset(perm[:n_val])
 
 
-def load_image_folder(root: str | Path, size: int, channels: int = 3) -> ImageSet:
-    """An ImageNet-style folder (one sub-folder of JPEG/PNG files per class), resized to size×size."""
+def image_files(root: str | Path) -> tuple[tuple[str, ...], list[tuple[Path, int]]]:
+    """(class names, [(image file, label)]) of an ImageNet-style folder, in a fixed order; raises
+    DataNotFoundError naming the folder when it has no class folders or a class folder no images."""
+    root = Path(root)
+    if not root.is_dir():
+        raise DataNotFoundError(f"{root}: no such folder; expected {FOLDER_LAYOUT}")
+    classes = tuple(sorted(d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith(".")))
+    loose = [f.name for f in root.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES]
+    if not classes:
+        what = f"holds {len(loose)} image(s) but no class sub-folders" if loose else "is empty"
+        raise DataNotFoundError(f"{root} {what}; expected {FOLDER_LAYOUT}")
+    files = []
+    for label, cls in enumerate(classes):
+        found = [f for f in sorted((root / cls).iterdir()) if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES]
+        if not found:
+            raise DataNotFoundError(f"class folder {root / cls} holds no .jpg/.png images; add some or remove "
+                                    "the folder, so that every sub-folder is a class with images")
+        files.extend((f, label) for f in found)
+    return classes, files
+
+
+def _read_image(path: Path, size: int, channels: int) -> np.ndarray:
+    """One image file as uint8 [C, size, size], or FileFormatError naming the file."""
     from PIL import Image
 
-    root = Path(root)
-    classes = sorted(d.name for d in root.iterdir() if d.is_dir()) if root.is_dir() else []
-    if not classes:
-        raise FileNotFoundError(f"{root}: expected one sub-folder per class holding .jpg/.png images")
-    images, labels = [], []
-    for label, cls in enumerate(classes):
-        for f in sorted((root / cls).iterdir()):
-            if f.suffix.lower() not in (".jpg", ".jpeg", ".png", ".bmp", ".webp"):
-                continue
-            with Image.open(f) as im:
-                im = im.convert("L" if channels == 1 else "RGB").resize((size, size), Image.BILINEAR)
-                arr = np.asarray(im, dtype=np.uint8)
-            images.append(arr[None] if channels == 1 else arr.transpose(2, 0, 1))
-            labels.append(label)
-    if not images:
-        raise FileNotFoundError(f"{root}: no images found in the class folders {classes[:5]}")
-    return ImageSet(torch.from_numpy(np.stack(images)), torch.tensor(labels), tuple(classes))
+    try:
+        with Image.open(path) as im:
+            im = im.convert("L" if channels == 1 else "RGB").resize((size, size), Image.BILINEAR)
+            arr = np.asarray(im, dtype=np.uint8)
+    except (OSError, SyntaxError, ValueError) as exc:   # PIL's errors for unreadable, truncated, corrupt files
+        raise FileFormatError(f"image {path} cannot be read ({exc}); it is corrupt, truncated or not an "
+                              "image — replace or delete it") from None
+    return arr[None] if channels == 1 else arr.transpose(2, 0, 1)
+
+
+def check_image_folder(root: str | Path) -> int:
+    """The number of images in a class-folder tree, after opening every file's header (PIL verify),
+    so a corrupt or truncated image is named before any work starts."""
+    from PIL import Image
+
+    _, files = image_files(root)
+    for path, _ in files:
+        try:
+            with Image.open(path) as im:
+                im.verify()
+        except (OSError, SyntaxError, ValueError) as exc:
+            raise FileFormatError(f"image {path} cannot be read ({exc}); it is corrupt, truncated or not an "
+                                  "image — replace or delete it") from None
+    return len(files)
+
+
+def load_image_folder(root: str | Path, size: int, channels: int = 3) -> ImageSet:
+    """An ImageNet-style folder (one sub-folder of JPEG/PNG files per class), resized to size×size."""
+    classes, files = image_files(root)
+    images = [_read_image(f, size, channels) for f, _ in files]
+    labels = [label for _, label in files]
+    return ImageSet(torch.from_numpy(np.stack(images)), torch.tensor(labels), classes)
 
 
 @dataclass(frozen=True)
@@ -172,19 +216,63 @@ def steps_per_epoch(n: int, global_batch: int) -> int:
     return n // global_batch
 
 
+def training_folders(source: str) -> tuple[Path, ...] | None:
+    """The class-folder trees `source` names: (train, val) when it holds both, (root,) when it is a
+    folder of class folders, None for Fashion-MNIST; DataNotFoundError for anything else."""
+    if source.lower() in FASHION_MNIST_NAMES:
+        return None
+    root = Path(source)
+    if not root.is_dir():
+        raise DataNotFoundError(f"data={source!r} is neither 'fashion-mnist' nor a folder; pass "
+                                f"'fashion-mnist' or a folder with {FOLDER_LAYOUT}")
+    if (root / "train").is_dir() and (root / "val").is_dir():
+        return root / "train", root / "val"
+    for half, other in (("train", "val"), ("val", "train")):
+        if (root / half).is_dir() and not (root / other).exists():
+            raise DataNotFoundError(f"{root} has {half}/ but no {other}/; add {root / other} (same class "
+                                    f"folders) or put the class folders directly in {root}")
+    return (root,)
+
+
+def check_training_data(source: str, n_val: int = 5000, n_classes: int | None = None) -> int:
+    """Check a training-data source before any work starts: it exists, every image opens, there are
+    images to spare `n_val` for validation and no more classes than the model has (`n_classes`).
+    Returns the number of images (train + val)."""
+    from ..errors import check_number
+
+    n_val = check_number("val_images", n_val, minimum=1, integer=True)
+    folders = training_folders(source)
+    if folders is None:
+        n = len(read_idx(fashion_mnist_files('train')[1]))
+        if n_val >= n:
+            raise BadArgumentError(f"Fashion-MNIST's {n} training images cannot spare {n_val} for validation; "
+                                   f"pass a smaller val_images= (at most {n - 1})", "val_images")
+        return n
+    counts = [check_image_folder(f) for f in folders]
+    classes = [image_files(f)[0] for f in folders]
+    if len(folders) == 2 and classes[0] != classes[1]:
+        raise DataNotFoundError(f"{folders[0]} and {folders[1]} hold different class folders "
+                                f"({list(classes[0])[:5]} vs {list(classes[1])[:5]}); give both the same classes")
+    if n_classes is not None and len(classes[0]) > n_classes:
+        raise BadArgumentError(f"{folders[0]} has {len(classes[0])} class folders but the supernet has "
+                               f"{n_classes} outputs; use at most {n_classes} classes", "data")
+    if len(folders) == 1 and n_val >= counts[0]:
+        raise BadArgumentError(f"{folders[0]}: {counts[0]} images cannot spare {n_val} for validation; pass a "
+                               f"smaller val_images= (at most {counts[0] - 1}) or add train/ and val/ folders", "val_images")
+    return sum(counts)
+
+
 def load_training_data(source: str, size: int, channels: int = 1, n_val: int = 5000,
                        seed: int = 0) -> tuple[ImageSet, ImageSet]:
     """(train, val) for `source`: 'fashion-mnist' (a seeded split of its training set), or an
     image folder holding `train/` and `val/` class folders, or class folders alone (split here)."""
-    if source.lower() in FASHION_MNIST_NAMES:
+    folders = training_folders(source)
+    if folders is None:
         return split_train_val(load_fashion_mnist("train"), n_val=n_val, seed=seed)
-    root = Path(source)
-    if not root.is_dir():
-        raise FileNotFoundError(f"training data {source!r} is neither 'fashion-mnist' nor a folder; pass "
-                                f"'fashion-mnist' or a folder of class sub-folders (optionally under train/ and val/)")
-    if (root / "train").is_dir() and (root / "val").is_dir():
-        return load_image_folder(root / "train", size, channels), load_image_folder(root / "val", size, channels)
-    data = load_image_folder(root, size, channels)
+    if len(folders) == 2:
+        return load_image_folder(folders[0], size, channels), load_image_folder(folders[1], size, channels)
+    data = load_image_folder(folders[0], size, channels)
     if n_val >= len(data):
-        raise BadArgumentError(f"{root}: {len(data)} images cannot spare {n_val} for validation; pass a smaller --val-images")
+        raise BadArgumentError(f"{folders[0]}: {len(data)} images cannot spare {n_val} for validation; pass a "
+                               f"smaller val_images= (at most {len(data) - 1})", "val_images")
     return split_train_val(data, n_val=n_val, seed=seed)

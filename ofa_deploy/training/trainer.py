@@ -132,7 +132,7 @@ class Trainer:
         if state["schedule"] != [p.to_dict() for p in self.schedule.phases]:
             raise FileFormatError(f"{self.ckpt_path} was written by a different schedule; resume with the same "
                              f"settings or start in an empty folder")
-        saved = state["config"].get("recipe", Recipe().to_dict())
+        saved = Recipe.from_dict(state["config"].get("recipe", {})).to_dict()   # fields added later: defaults
         if saved != self.cfg.recipe.to_dict():
             raise FileFormatError(f"{self.ckpt_path} was written with recipe {saved}, not {self.cfg.recipe.to_dict()}; "
                              f"resume with the same recipe or start in an empty folder")
@@ -203,7 +203,7 @@ class Trainer:
                                  self.resolutions, self.rank, self.world)
         x, y = x.to(self.device), y.to(self.device)
         for g in self.optimizer.param_groups:
-            g["lr"] = cfg.recipe.lr(phase, pi, epoch, step, steps)
+            g["lr"] = cfg.recipe.lr(self.schedule.phases, pi, epoch, step, steps)
         self.optimizer.zero_grad(set_to_none=True)
         xs, ys = x.chunk(cfg.micro_batches), y.chunk(cfg.micro_batches)
         soft = None
@@ -214,7 +214,7 @@ class Trainer:
         total, hits = 0.0, 0
         plan = cfg.recipe.plan(phase)
         live = cfg.recipe.inplace_distill and phase.distill
-        scale = 1.0 / (cfg.micro_batches * len(plan))
+        scale = cfg.recipe.loss_scale(len(plan), cfg.micro_batches)
         micro = _MicroBatchesAsRanks(self.model, cfg.micro_batches)
         for i, (xm, ym) in enumerate(zip(xs, ys)):
             micro.begin()
@@ -256,7 +256,8 @@ class Trainer:
         """Subnet forward/backward passes left in the run (the unit of the run's ETA)."""
         steps, pos = self.steps(), self.pos
         left = 0
-        for i, ph in enumerate(self.schedule.phases[pos.phase:], start=pos.phase):
+        for i in range(pos.phase, len(self.schedule.phases)):
+            ph = self.cfg.recipe.phase_for(self.schedule.phases, i)
             done = pos.epoch * steps + pos.step if i == pos.phase else 0
             left += (ph.epochs * steps - done) * len(self.cfg.recipe.plan(ph))
         return left
@@ -269,7 +270,7 @@ class Trainer:
             LOGGER.info("resuming %s at phase %d epoch %d step %d", self.out, self.pos.phase, self.pos.epoch,
                         self.pos.step)
         while self.pos.phase < len(self.schedule.phases):
-            phase = self.schedule.phases[self.pos.phase]
+            phase = self.cfg.recipe.phase_for(self.schedule.phases, self.pos.phase)   # as the recipe trains it
             if not self.pos.started:
                 self._start_phase(phase)
             while self.pos.epoch < phase.epochs:

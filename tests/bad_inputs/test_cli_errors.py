@@ -1,31 +1,12 @@
 """Bad input on the command line: exit 2, one clear line in the CLI's spelling (flags, not Python
 parameters), no traceback (unless --verbose). Each test runs `ofa-deploy` as a subprocess."""
-import os
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
+from tests.helpers.cli import bad, cli
+
 TINY = "ofa_tiny_d123_e346_k357"
-REPO = Path(__file__).resolve().parents[2]
-
-
-def cli(*args, env=None, cwd=None):
-    exe = Path(sys.executable).with_name("ofa-deploy")
-    full_env = {**os.environ, "OFA_DEPLOY_OFFLINE": "1", **(env or {})}
-    return subprocess.run([str(exe), *args], capture_output=True, text=True, timeout=300, env=full_env,
-                          cwd=cwd or REPO)
-
-
-def bad(*args, needles=(), env=None, cwd=None):
-    r = cli(*args, env=env, cwd=cwd)
-    assert r.returncode == 2, (r.returncode, r.stderr)
-    assert "Traceback" not in r.stderr, r.stderr
-    for n in needles:
-        assert n in r.stderr, r.stderr
-    return r.stderr
 
 
 SEARCH = ("search", "--supernet", TINY, "--device", "onnxruntime-cpu")

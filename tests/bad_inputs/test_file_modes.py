@@ -3,6 +3,7 @@ and broken checkpoint / predictor files are named with what they are and how to 
 import json
 import os
 import stat
+from pathlib import Path
 
 import pytest
 import torch
@@ -12,6 +13,7 @@ from ofa_deploy.fileio import append_jsonl, atomic_path, atomic_write_json, atom
 from ofa_deploy.latency import load_latency_table
 
 TINY = "ofa_tiny_d123_e346_k357"
+REPO_DATA = Path(__file__).resolve().parents[2] / "ofa_deploy" / "data"
 
 
 @pytest.fixture
@@ -226,3 +228,47 @@ def test_saved_model_file_garbage(tmp_path):
     p.write_bytes(b"PK\x03\x04 not really")
     with pytest.raises(FileFormatError, match="ofa-deploy get --out"):
         load_model(p)
+
+
+def test_lut_evaluate_into_an_out_folder_that_does_not_exist_yet(tmp_path):
+    from ofa_deploy.deploy.base import MeasureSettings
+    from ofa_deploy.latency.evaluate import evaluate_table
+
+    out = tmp_path / "new" / "dir"
+    evaluate_table(load_latency_table("latency_tables/ofa_tiny_d123_e346_k357/onnxruntime-cpu"), out,
+                   "onnxruntime", n=1, settings=MeasureSettings(warmup=1, runs=3))
+    assert (out / "evaluate.json").is_file() and (out / "evaluate_journal.jsonl").is_file()
+
+
+def test_lut_evaluate_default_out_folder_for_a_table_name(tmp_path):
+    from tests.helpers.cli import cli
+
+    r = cli("lut", "evaluate", "ofa_tiny_d123_e346_k357/onnxruntime-cpu", "--backend", "onnxruntime", "-n", "1",
+            "--searched", "0", "--warmup", "1", "--runs", "3", cwd=tmp_path)
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+    assert list((tmp_path / "evaluate_out").rglob("evaluate.json"))
+
+
+def test_accuracy_predictor_file_truncated(tmp_path):
+    from ofa_deploy.accuracy.load import load_checkpoint
+
+    good = (REPO_DATA / "acc_predictor_ofa_tiny.pth").read_bytes()
+    p = tmp_path / "acc.pth"
+    p.write_bytes(good[: len(good) // 2])
+    with pytest.raises(FileFormatError, match="truncated|corrupt") as err:
+        load_checkpoint(p, TINY)
+    assert str(p) in str(err.value) and "weights_only=False" not in str(err.value)
+
+
+def test_accuracy_predictor_file_of_wrong_shape_names_the_file(tmp_path):
+    from ofa_deploy.accuracy.load import load_checkpoint
+
+    good = torch.load(REPO_DATA / "acc_predictor_ofa_tiny.pth", weights_only=True)
+    state = dict(good["state_dict"])
+    last = sorted(state)[-1]
+    state[last] = torch.zeros(5, *state[last].shape[1:])
+    p = tmp_path / "acc.pth"
+    torch.save({**good, "state_dict": state}, p)
+    with pytest.raises(FileFormatError, match="accuracy-predictor") as err:
+        load_checkpoint(p, TINY)
+    assert str(p) in str(err.value)

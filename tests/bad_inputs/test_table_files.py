@@ -147,3 +147,12 @@ def test_shipped_table_loads_fast_with_libyaml():
     for r in (24, 28, 32):
         read_table_file(SRC / f"{r}_lookup_table.yaml")
     assert time.perf_counter() - t0 < 5  # generous: a loaded host; libyaml reads these in ~10 ms
+
+
+def test_table_file_cut_at_a_line_boundary_is_refused_naming_the_file(table_dir):
+    def cut(s):   # keep the last entry's key and its first two fields only: still valid YAML
+        lines = s.splitlines(keepends=True)
+        k = _first_key_line(s, 3)
+        return "".join(lines[: k + 2])
+    f = _edit(table_dir, cut)
+    _refused(table_dir, str(f), "was cut off")

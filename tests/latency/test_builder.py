@@ -128,3 +128,38 @@ def test_a_whole_net_is_the_median_of_fresh_session_medians(monkeypatch):
     seen.clear()
     m.module(net, (1, 1, 28, 28), "op")
     assert len(seen) == 1                             # an op: one session
+
+
+@pytest.mark.parametrize("backend", ["executorch", "tflite"])
+def test_batched_conversion_matches_the_single_op_models(backend, tmp_path):
+    """A batched backend converts several ops into one file (one method/signature each); each gives
+    the single-op model's outputs and is timed alone by the same method and settings."""
+    import torch
+
+    from ofa_deploy.latency.builder import unique_ops
+    from ofa_deploy.latency.measure import Measurer, _op_module
+
+    ops = [op for _, op in unique_ops("tiny", [24])][:2]     # the stem conv and the first block op
+    s = MeasureSettings(threads=1, warmup=2, runs=10, min_seconds=0)
+    m = Measurer(backend, s)
+    assert m.batch > 1 and Measurer(backend, s.with_options(serial="X")).batch == 0   # adb: one model per file
+    pairs = [(mod.eval(), torch.randn(shape, generator=torch.Generator().manual_seed(0)))
+             for mod, shape in map(_op_module, ops)]
+    batched = m.backend.export_batch(pairs, tmp_path / "b", name="ops")
+    assert len({a.path for a in batched}) == 1 and len(batched) == len(ops)
+    for i, ((mod, x), art) in enumerate(zip(pairs, batched)):
+        single = m.backend.export(mod, x, tmp_path / f"s{i}", name="op")
+        y, ref = m.backend.run(art, x.numpy()), m.backend.run(single, x.numpy())
+        assert y.shape == ref.shape and np.abs(y - ref).max() <= 1e-6
+        assert np.abs(y - mod(x).detach().numpy()).max() <= 1e-4
+    stats = list(m.ops(ops))
+    assert len(stats) == len(ops)
+    for st in stats:
+        assert st.count >= 10 and st.median > 0 and st.settings["sessions"] == 1
+        assert st.settings["runs"] == 10 and "fresh-session medians" in st.settings["method"]
+
+
+def test_a_backend_without_batched_export_converts_one_op_at_a_time():
+    from ofa_deploy.latency.measure import Measurer
+
+    assert Measurer("onnxruntime", MeasureSettings()).batch == 0

@@ -12,6 +12,10 @@ from ofa_deploy.latency import load_latency_table
 from ofa_deploy.latency.sources import list_shipped_tables, shipped_table_dir
 
 SHIPPED = list_shipped_tables()
+# Tables not yet rebuilt on a fingerprinting builder (their build host was not recorded); strict:
+# once one is rebuilt its test passes and this list must shrink.
+NOT_REBUILT = {"ofa_tiny_d123_e346_k357/litert-cpu", "ofa_mbv3_d234_e346_k357_w1.0/litert-cpu",
+               "ofa_mbv3_d234_e346_k357_w1.0/onnxruntime-cpu", "ofa_mbv3_d234_e346_k357_w1.0/openvino-cpu"}
 
 
 def test_the_tables_the_readme_promises_are_shipped():
@@ -28,7 +32,11 @@ def test_shipped_table(name):
     prov = table.provenance
     assert table.supernet == sn and table.source == "measured"
     assert prov["device"] == dev and prov["runtime_version"] and prov["settings"]["threads"] >= 1
-    assert prov["calibration"]["n_subnets"] >= 20 and table.calibration is not None
+    if "calibration_check" in prov:   # kept only if it beat the plain sum on held-out nets
+        assert (table.calibration is not None) == prov["calibration_check"]["accepted"]
+    else:
+        assert table.calibration is not None
+    assert prov["calibration"]["n_subnets"] >= 20
 
     space = table.space
     small = [space.smallest(r) for r in table.resolutions]
@@ -50,3 +58,14 @@ def test_shipped_table(name):
     cal = report["calibrated"]
     assert cal["n"] >= 40 and 0 <= cal["within_10pct"] <= 100 and cal["spearman"] > 0.8
     assert (shipped_table_dir(sn, dev) / report["plot"]).stat().st_size > 0
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xfail(
+    reason="not rebuilt since host fingerprints were added", strict=True)) if n in NOT_REBUILT else n
+    for n in SHIPPED])
+def test_shipped_table_carries_its_host_fingerprint_and_method(name):
+    prov = load_latency_table(name).provenance
+    fp = prov["fingerprint"]
+    assert fp["id"] and fp["cpu_model"] and fp["cores"] >= 1 and fp["isa"] and fp["versions"]["torch"]
+    assert "fresh-session medians" in prov["method"] and prov["settings"]["threads"] == 1
+    assert prov["measure_seconds_all_runs"]["ops"] > 0

@@ -28,6 +28,16 @@ def _run(fmnist, out, recipe: Recipe, **kw) -> tuple[Trainer, list]:
     torch.set_num_threads(1)
     train, val = fmnist
     trainer = Trainer(_config(recipe, **kw), SCHEDULE, out, train, val, progress=False)
+    seen = _record_forwards(trainer)
+    trainer.run()
+    history = json.loads((out / "history.json").read_text())
+    assert [h["phase"] for h in history] == [p.name for p in SCHEDULE.phases]
+    assert all(h["steps"] == STEPS and math.isfinite(h["loss"]) and 0 <= h["top1_min"] <= 1 for h in history)
+    return trainer, seen
+
+
+def _record_forwards(trainer: Trainer) -> list:
+    """The (phase, ks, e, d) of every training forward the trainer will run, filled in as it runs."""
     seen = []
 
     def record(module, _inputs):
@@ -35,11 +45,7 @@ def _run(fmnist, out, recipe: Recipe, **kw) -> tuple[Trainer, list]:
             a = module.get_active_arch()
             seen.append((trainer.pos.phase, set(a.ks), set(a.e), set(a.d)))
     trainer.model.register_forward_pre_hook(record)
-    trainer.run()
-    history = json.loads((out / "history.json").read_text())
-    assert [h["phase"] for h in history] == [p.name for p in SCHEDULE.phases]
-    assert all(h["steps"] == STEPS and math.isfinite(h["loss"]) and 0 <= h["top1_min"] <= 1 for h in history)
-    return trainer, seen
+    return seen
 
 
 def _per_step(seen, phase: int, n: int) -> list[list]:
@@ -88,11 +94,12 @@ def test_phase_learning_rates_and_warm_restarts(fmnist, tmp_path):
     recipe = Recipe(phase_lr=(0.1, 0.2, 0.2, 0.1, 0.1, 0.05), restart_warmup_epochs=1.0)
     trainer, _ = _run(fmnist, tmp_path, recipe)
     kernel = SCHEDULE.phases[1]
-    assert recipe.lr(kernel, 1, 0, 0, STEPS) == pytest.approx(0.1)        # half-way up a 1-epoch warm-up
-    assert recipe.lr(kernel, 1, 0, 1, STEPS) == pytest.approx(0.2)        # at its end, the phase's own peak
-    assert Recipe().lr(kernel, 1, 0, 0, STEPS) == kernel.lr               # the official: no warm-up
-    for i, (phase, h) in enumerate(zip(SCHEDULE.phases, trainer.pos.history)):
-        assert h["lr_last"] == pytest.approx(recipe.lr(phase, i, 0, STEPS - 1, STEPS))
+    phases = SCHEDULE.phases
+    assert recipe.lr(phases, 1, 0, 0, STEPS) == pytest.approx(0.1)        # half-way up a 1-epoch warm-up
+    assert recipe.lr(phases, 1, 0, 1, STEPS) == pytest.approx(0.2)        # at its end, the phase's own peak
+    assert Recipe().lr(phases, 1, 0, 0, STEPS) == kernel.lr               # the official: no warm-up
+    for i, h in enumerate(trainer.pos.history):
+        assert h["lr_last"] == pytest.approx(recipe.lr(phases, i, 0, STEPS - 1, STEPS))
     with pytest.raises(ValueError, match="one per phase"):
         Trainer(_config(Recipe(phase_lr=(0.1, 0.2))), SCHEDULE, tmp_path / "bad", *fmnist)
 

@@ -20,6 +20,8 @@ from ofa_deploy.registry import get_supernet_record
     (["--arch", '{"ks": [3], "e": [3], "d": [1]}'], "ks"),
     (["--subnets-per-step", "0"], "trains nothing"),
     (["--recipe", "improved", "--bn-momentum", "3"], "--bn-momentum must lie in (0, 1]"),
+    (["--recipe", "bignas", "--bn-momentum", "3"], "--bn-momentum must lie in (0, 1]"),   # the recipe is known
+    (["--recipe", "bignas-mean", "--restart-warmup-epochs", "1"], "takes neither phase_lr nor --restart-warmup"),
 ])
 def test_bad_arguments_exit_2(argv, message, tmp_path, capsys):
     assert main(["train", "--out", str(tmp_path / "run"), *argv]) == 2
