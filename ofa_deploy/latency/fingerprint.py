@@ -52,7 +52,9 @@ def _hardware() -> dict[str, Any]:
     return {"vendor": info.get("vendor_id") or info.get("CPU implementer") or platform.system(),
             "cpu_model": " ".join(model.split()), "machine": platform.machine(),
             "isa": sorted(f for f in ISA_FLAGS if f in flags),
-            "cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()}
+            # the machine's cores, not this process's affinity: runtimes (OpenVINO's CPU pinning) narrow
+            # the affinity of a process that used them, and children inherit it — same host either way
+            "cores": os.cpu_count()}
 
 
 def host_fingerprint(backend: str | None = None) -> dict[str, Any]:

@@ -155,3 +155,17 @@ def test_benchmark_flags_a_median_over_budget_and_shows_spread(tmp_path):
     assert row.status.startswith("✅") and row.spread_pct is not None and row.spread_pct >= 0
     assert row.flag.startswith("⚠") and "over budget" in row.flag and "vs predicted" in row.flag
     assert row.latency["settings"]["sessions"] == 3 and "fresh-session" in row.latency["settings"]["method"]
+
+
+def test_fingerprint_is_the_same_when_the_process_affinity_is_narrowed():
+    """Runtimes that pin threads (OpenVINO) narrow a process's CPU affinity and children inherit it;
+    that is still the same host, so no mismatch warning may follow from it."""
+    import subprocess
+    import sys
+
+    from ofa_deploy.latency.fingerprint import host_fingerprint
+
+    code = ("import os; os.sched_setaffinity(0, {0}); "
+            "from ofa_deploy.latency.fingerprint import host_fingerprint; print(host_fingerprint()['id'])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
+    assert out.stdout.strip() == host_fingerprint()["id"]

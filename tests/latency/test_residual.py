@@ -14,7 +14,7 @@ from ofa_deploy.latency import adapt as adapt_mod
 from ofa_deploy.latency import load_latency_table
 from ofa_deploy.latency.adapt import decide, pick_archs
 from ofa_deploy.latency.format import TableFormatError, entry_ms
-from ofa_deploy.latency.residual import Residual, all_features, candidates, choose, fit_model
+from ofa_deploy.latency.residual import MIN_GAIN, MIN_GAIN_PP, Residual, all_features, candidates, choose, fit_model
 from ofa_deploy.latency.table import LatencyTable
 from ofa_deploy.search.constraints import smallest_value
 from ofa_deploy.search.genome import Genome
@@ -88,16 +88,25 @@ def test_a_residual_effect_is_learned_and_kept_over_the_linear_model():
     assert err.mean() < 0.01 and err.max() < 0.04 and err.mean() < 0.5 * np.abs(lin.apply_features(fv) / want - 1).mean()
 
 
-def test_noise_without_structure_keeps_the_plain_sum():
-    """In-sample every fit beats the sum; on held-out nets none does, so none is kept."""
+def test_noise_without_structure_mostly_keeps_the_plain_sum_and_never_a_worse_model():
+    """Measured = sum × structureless ±15 % noise, 20 seeds. In-sample every fit beats the sum; on
+    held-out folds most lose, so the sum is kept. Choosing the best of several models on 30 nets
+    still lets chance pick one now and then (4 of 20 on the shipped tiny table): the rule
+    guarantees only that a kept model beat the sum on held-out nets by the winning margin."""
     table = plain(TINY_ORT)
     archs = pick_archs(table, 30, seed=0)
     v = features_of(table, archs)
-    for seed in range(4):
+    kept_sum = 0
+    for seed in range(20):
         meas = v["sum"] * (1 + np.random.default_rng(seed).uniform(-0.15, 0.15, len(archs)))
         corr, rep = decide(table, archs, meas, seed=seed)
-        assert corr is None and not rep["accepted"] and rep["chosen"] == "sum" and "rejected" in rep["verdict"]
-        assert rep["held_out_sum_of_ops"]["mape"] <= rep["held_out_calibrated"]["mape"]
+        ref, got = rep["held_out_sum_of_ops"]["mape"], rep["held_out_calibrated"]["mape"]
+        if rep["chosen"] == "sum":
+            kept_sum += 1
+            assert corr is None and not rep["accepted"] and "rejected" in rep["verdict"]
+        else:
+            assert corr is not None and got < (1 - MIN_GAIN) * ref - MIN_GAIN_PP
+    assert kept_sum >= 15
 
 
 def test_too_few_nets_refuse_the_bigger_models():
