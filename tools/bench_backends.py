@@ -28,7 +28,8 @@ from pathlib import Path
 
 import torch
 
-from ofa_deploy.deploy import get_backend, list_backends
+from ofa_deploy.deploy import get_backend
+from ofa_deploy.deploy.benchmark import default_backends
 from ofa_deploy.deploy.base import MeasureSettings
 from ofa_deploy.deploy.export import export
 from ofa_deploy.deploy.timing import time_callable
@@ -88,8 +89,7 @@ def main() -> None:
         p.error(f"--nets takes names from {', '.join(NETS)}; got {args.nets!r}")
     torch.set_num_threads(args.threads)
     settings = MeasureSettings(threads=args.threads, warmup=10, runs=args.runs)
-    backends = [b.name for b in list_backends() if b.available and getattr(get_backend(b.name, check=False),
-                                                                          "default_benchmark", True)]
+    backends = default_backends()   # the same set `benchmark` takes by default: those that measure here
     work = Path(tempfile.mkdtemp(prefix="bench_backends_"))
     for tag, (title, supernet, static, arch, rec) in zip(nets, subnets(nets)):
         shape = (1, rec.spec.in_channels, arch.r, arch.r)
