@@ -107,8 +107,9 @@ def score(cal, table: LatencyTable, archs, meas: np.ndarray) -> dict[str, float]
 def decide(table: LatencyTable, archs: Sequence[ArchConfig], meas: np.ndarray, seed: int = 0,
            models: Sequence[str] | None = None) -> tuple[Any, dict]:
     """Score the plain sum, the linear calibration and the learned residuals on held-out nets
-    (k-fold: each net is predicted by a model fitted without it), keep the simplest model that
-    beats every simpler one there (residual.choose), and refit it on all nets."""
+    (k-fold: each net is predicted by a model fitted without it), pick the simplest within one
+    standard error of the best, keep it only if nested cross-validation of that choice beats the
+    plain sum (residual.choose), and refit it on all nets."""
     from .residual import all_features, choose
 
     space = table.spec.space
@@ -119,12 +120,9 @@ def decide(table: LatencyTable, archs: Sequence[ArchConfig], meas: np.ndarray, s
     shown = chosen if chosen != "sum" else min(tried, key=lambda c: cands[c]["held_out"]["mape"], default=None)
     accepted = chosen != "sum"
     report = {**rep, "n": len(archs), "held_out_sum_of_ops": cands["sum"]["held_out"],
-              "held_out_calibrated": cands[shown]["held_out"] if shown else cands["sum"]["held_out"],
-              "model_shown": shown, "accepted": accepted,
-              "verdict": (f"{chosen} correction kept: on held-out nets it beats the plain sum and every simpler model "
-                          f"that did (lower MAPE, ranking no worse)"
-                          if accepted else "correction rejected: no model beats the plain op sum on held-out nets; "
-                          "the plain sum is used")}
+              "held_out_calibrated": rep["held_out_choice"] if accepted else
+              cands[shown]["held_out"] if shown else cands["sum"]["held_out"],
+              "model_shown": shown, "accepted": accepted}     # rep["verdict"]: the rule that decided, and why
     return corr, report
 
 

@@ -1,6 +1,8 @@
 """The learned residual predictor: the search's fast path applies it exactly (it folds into the
-per-op tables), held-out scoring keeps the simplest model that wins, too few nets refuse a model,
-and it round-trips through the table file and the per-host adaptation store."""
+per-op tables); the choice (one-SE pick on held-out folds, checked by nested cross-validation)
+keeps the plain sum on structureless noise and a correction where there is structure, synthetic
+and measured; too few nets refuse a model; it round-trips through the table file and the
+per-host adaptation store."""
 import json
 import shutil
 from pathlib import Path
@@ -14,7 +16,10 @@ from ofa_deploy.latency import adapt as adapt_mod
 from ofa_deploy.latency import load_latency_table
 from ofa_deploy.latency.adapt import decide, pick_archs
 from ofa_deploy.latency.format import TableFormatError, entry_ms
-from ofa_deploy.latency.residual import MIN_GAIN, MIN_GAIN_PP, Residual, all_features, candidates, choose, fit_model
+from ofa_deploy.arch import ArchConfig
+from ofa_deploy.latency.evaluate import metrics
+from ofa_deploy.latency.residual import (MIN_GAIN, MIN_GAIN_PP, RANK_TOL, Residual, all_features, candidates,
+                                         choose, fit_model)
 from ofa_deploy.latency.table import LatencyTable
 from ofa_deploy.search.constraints import smallest_value
 from ofa_deploy.search.genome import Genome
@@ -88,25 +93,71 @@ def test_a_residual_effect_is_learned_and_kept_over_the_linear_model():
     assert err.mean() < 0.01 and err.max() < 0.04 and err.mean() < 0.5 * np.abs(lin.apply_features(fv) / want - 1).mean()
 
 
-def test_noise_without_structure_mostly_keeps_the_plain_sum_and_never_a_worse_model():
-    """Measured = sum × structureless ±15 % noise, 20 seeds. In-sample every fit beats the sum; on
-    held-out folds most lose, so the sum is kept. Choosing the best of several models on 30 nets
-    still lets chance pick one now and then (4 of 20 on the shipped tiny table): the rule
-    guarantees only that a kept model beat the sum on held-out nets by the winning margin."""
+@pytest.mark.parametrize("n", [30, 20])
+def test_structureless_noise_keeps_the_plain_sum(n):
+    """Measured = sum × structureless ±15 % noise, 40 seeds. Every fit beats the sum in-sample, and
+    the best of five on the folds that also score it beat it by the margin 11 times in 40 (the
+    rule before nested cross-validation); an honest score of the choice keeps the sum at least
+    19 times in 20."""
     table = plain(TINY_ORT)
-    archs = pick_archs(table, 30, seed=0)
+    archs = pick_archs(table, n, seed=0)
     v = features_of(table, archs)
-    kept_sum = 0
-    for seed in range(20):
-        meas = v["sum"] * (1 + np.random.default_rng(seed).uniform(-0.15, 0.15, len(archs)))
+    kept = []
+    for seed in range(40):
+        meas = v["sum"] * (1 + np.random.default_rng(seed).uniform(-0.15, 0.15, n))
         corr, rep = decide(table, archs, meas, seed=seed)
-        ref, got = rep["held_out_sum_of_ops"]["mape"], rep["held_out_calibrated"]["mape"]
+        assert rep["rule"] in rep["verdict"] and (corr is None) == (rep["chosen"] == "sum")
         if rep["chosen"] == "sum":
-            kept_sum += 1
-            assert corr is None and not rep["accepted"] and "rejected" in rep["verdict"]
-        else:
-            assert corr is not None and got < (1 - MIN_GAIN) * ref - MIN_GAIN_PP
-    assert kept_sum >= 15
+            assert not rep["accepted"] and "rejected" in rep["verdict"]
+        else:                      # what was kept beat the sum on nets the whole choice never saw
+            kept.append(seed)
+            got, ref = rep["held_out_choice"], rep["held_out_sum_of_ops"]
+            assert got["mape"] < (1 - MIN_GAIN) * ref["mape"] - MIN_GAIN_PP
+            assert got["spearman"] >= ref["spearman"] - RANK_TOL
+    assert len(kept) <= 2, f"a correction was kept on pure noise for seeds {kept}"
+
+
+def test_a_noisy_memory_effect_is_still_kept():
+    """Measured = a real MACs/weights effect (the sum is 16 % off) × ±5 % noise, 20 nets: the
+    choice keeps a correction every time (the memory model nearly always), and what it keeps is
+    far closer to the truth than the sum on fresh nets."""
+    table = plain(TINY_ORT)
+    archs = pick_archs(table, 20, seed=0)
+    v = features_of(table, archs)
+    fv = features_of(table, ArchBatch.sample(table.space, 300, rng=7, resolutions=table.resolutions))
+    truth = lambda x: 0.8 * x["sum"] + 0.002 * x["ops"] + 0.01 + 0.2 * x["params"]
+    sum_err = np.abs(fv["sum"] / truth(fv) - 1).mean()
+    chosen = []
+    for seed in range(20):
+        meas = truth(v) * (1 + np.random.default_rng(seed).uniform(-0.05, 0.05, 20))
+        corr, rep = decide(table, archs, meas, seed=seed)
+        chosen.append(rep["chosen"])
+        assert rep["accepted"] and rep["chosen"] == rep["picked"] and "kept" in rep["verdict"]
+        assert rep["held_out_choice"]["mape"] < 0.5 * rep["held_out_sum_of_ops"]["mape"]
+        assert np.abs(corr.apply_features(fv) / truth(fv) - 1).mean() < sum_err / 3
+    assert chosen.count("memory") >= 15, chosen
+
+
+def _net_journal(table, path: Path):
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    rows = [r for r in rows if str(r.get("id", "")).startswith("net|")]
+    archs = [ArchConfig.coerce(json.loads(r["id"][4:]), table.space) for r in rows]
+    return archs, np.array([r["ms"] for r in rows])
+
+
+def test_measured_structure_is_kept_and_holds_on_held_out_nets():
+    """The shipped tiny ONNX Runtime table's own whole-net measurements: the choice made on its
+    calibration nets keeps a correction, and on the 100 evaluation nets it never saw that
+    correction cuts the sum's error by more than half without ranking worse."""
+    table = plain(TINY_ORT)
+    archs, meas = _net_journal(table, TINY_ORT / "journal.jsonl")
+    h_archs, h_meas = _net_journal(table, TINY_ORT / "evaluate_journal.jsonl")
+    assert len(archs) >= 20 and len(h_archs) >= 50
+    corr, rep = decide(table, archs, meas, seed=0)
+    assert rep["accepted"] and corr is not None
+    table.calibration = corr
+    got, ref = metrics(table.predict(h_archs), h_meas), metrics(table.op_sum(h_archs), h_meas)
+    assert got["mape"] < 0.5 * ref["mape"] and got["spearman"] >= ref["spearman"] - 0.02
 
 
 def test_too_few_nets_refuse_the_bigger_models():
