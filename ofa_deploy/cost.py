@@ -66,24 +66,56 @@ class StackedTables:
         fixed, blocks = zip(*(model.tables(int(r)) for r in resolutions))
         self.fixed = np.asarray(fixed, dtype=np.float64)
         stacked = np.stack(blocks)                                       # [R, B, K, E]
-        _, B, K, E = stacked.shape
-        # one 0.0 after the entries: a skipped block gathers it (its own entry may be missing, NaN)
-        self.flat = np.concatenate([stacked.reshape(-1), [0.0]])
-        self._skip, self._stride_r, self._stride_k = np.int32(stacked.size), np.int32(B * K * E), np.int32(E)
-        self._b_off = (np.arange(B, dtype=np.int32) * np.int32(K * E))[None, :]
-        self._ones = np.ones(B)
+        R, B, K, E = stacked.shape
+        # per block: a 0.0 first (a skipped block gathers it: its own entry may be missing, NaN),
+        # then its entries at every (r, k, e); the position within a block fits a small int
+        n = R * K * E + 1
+        self.flat = np.concatenate([np.zeros((B, 1)), stacked.transpose(1, 0, 2, 3).reshape(B, -1)], axis=1).ravel()
+        self._dt = np.dtype(np.int8 if n <= 127 else np.int16 if n <= 32767 else np.int32)
+        t = self._dt.type
+        self._r_base = (np.arange(R) * (K * E) + 1).astype(self._dt)     # position of (r, 0, 0), from 1
+        self._E = t(E)
+        self._b_off = np.arange(B, dtype=np.intp) * n
 
     def sum(self, r_idx: np.ndarray, e_idx: np.ndarray, active: np.ndarray,
             k_idx: np.ndarray | None = None) -> np.ndarray:
         """[N] values from per-arch resolution positions [N] and per-block expand/kernel positions
-        [N, B] (any int dtype; int8 genes are widened to int32 so the flat index cannot overflow).
-        Blocks an arch skips add nothing, even where their entry is missing (NaN). Arithmetic
-        instead of masked selects and a matrix-vector product for the row sums: this runs on
-        every candidate child of every generation."""
-        r_idx = np.asarray(r_idx).astype(np.int32, copy=False)
-        idx = (r_idx * self._stride_r - self._skip)[:, None] + self._b_off + e_idx
+        [N, B] (any int dtype). Blocks an arch skips add nothing, even where their entry is missing
+        (NaN). The positions are combined in the smallest int type that holds them (int8 genes
+        need no cast) and widened once, when the block offsets are added: this runs on every
+        candidate child of every generation."""
+        dt = self._dt
+        r_idx = np.asarray(r_idx)
+        pos = self._r_base.take(r_idx)[:, None] + np.asarray(e_idx).astype(dt, copy=False)
         if k_idx is not None:
-            idx += k_idx * self._stride_k
-        idx *= active              # skipped blocks → offset 0 → the trailing 0.0
-        idx += self._skip
-        return self.fixed[r_idx] + self.flat.take(idx) @ self._ones
+            pos += np.asarray(k_idx).astype(dt, copy=False) * self._E
+        act = np.asarray(active)
+        pos *= act.view(dt) if act.dtype == np.bool_ and dt == np.int8 else act.astype(dt, copy=False)
+        # row sums by einsum, not a BLAS matrix-vector product: no BLAS threads on big batches
+        return self.fixed.take(r_idx) + np.einsum("nb->n", self.flat.take(pos + self._b_off))
+
+
+def additive_min(model: Any, space, resolutions: Sequence[int]) -> tuple[float, ArchConfig]:
+    """(exact minimum, an arch that reaches it) of an additive model (see is_additive) over `space`
+    at `resolutions`: per stage, the best depth of the cheapest block choices."""
+    best: tuple[float, ArchConfig] | None = None
+    ks_c, e_c = np.asarray(space.ks_choices), np.asarray(space.e_choices)
+    for r in resolutions:
+        fixed, blocks = model.tables(int(r))                   # [B, K, E]
+        flat = blocks.reshape(space.n_blocks, -1)
+        cheapest, choice = flat.min(axis=1), flat.argmin(axis=1)
+        total, d, start = fixed, [], 0
+        for s, n_max in enumerate(space.stage_depths):
+            prefix = np.concatenate([[0.0], np.cumsum(cheapest[start:start + n_max])])
+            options = [(prefix[min(space.stage_base[s] + dd, n_max)], dd) for dd in space.d_choices]
+            cost, dd = min(options)
+            total += cost
+            d.append(dd)
+            start += n_max
+        k_idx, e_idx = np.unravel_index(choice, blocks.shape[1:])
+        d_full = [space.d_choices[0]] * space.d_offset + d + [space.d_choices[0]] * (space.n_d - space.d_offset - len(d))
+        arch = ArchConfig(ks=tuple(ks_c[k_idx].tolist()), e=tuple(e_c[e_idx].tolist()), d=tuple(d_full), r=int(r))
+        if best is None or total < best[0]:
+            best = (float(total), arch)
+    assert best is not None
+    return best

@@ -98,22 +98,25 @@ class ArchEncoder:
     def features(self, active: np.ndarray, e_idx: np.ndarray, r_idx: np.ndarray,
                  k_idx: np.ndarray | None = None, w_idx: np.ndarray | None = None) -> np.ndarray:
         """The one home of the feature layout: [N, n_features] float32 from positions in this
-        encoder's choices — e_idx/k_idx [N, n_blocks], r_idx [N] (resolution bucket), w_idx [N, n_w]."""
+        encoder's choices — e_idx/k_idx [N, n_blocks], r_idx [N] (resolution bucket), w_idx [N, n_w].
+        The ones are set by flat index, a skipped block's in a spare last column that is dropped."""
         n, nb = len(active), self.n_blocks
-        out = np.zeros((n, self.n_features), dtype=np.float32)
-        rows, blocks = np.nonzero(active)
+        width = self.n_features + 1
+        out = np.zeros((n, width), dtype=np.float32)
+        flat = out.reshape(-1)
+        row = np.arange(0, n * width, width)[:, None]
+        spare, blocks = row + (width - 1), np.arange(nb)
         col = 0
         if self.ks_choices:
-            out[rows, col + blocks * len(self.ks_choices) + k_idx[rows, blocks]] = 1.0
+            flat[np.where(active, row + (col + blocks * len(self.ks_choices)) + k_idx, spare)] = 1.0
             col += nb * len(self.ks_choices)
-        out[rows, col + blocks * len(self.e_choices) + e_idx[rows, blocks]] = 1.0
+        flat[np.where(active, row + (col + blocks * len(self.e_choices)) + e_idx, spare)] = 1.0
         col += nb * len(self.e_choices)
-        out[np.arange(n), col + r_idx] = 1.0
+        flat[row[:, 0] + col + r_idx] = 1.0
         col += self.n_r
         if self.n_w:
-            g = np.arange(self.n_w)[None, :]
-            out[np.arange(n)[:, None], col + g * len(self.w_choices) + w_idx] = 1.0
-        return out
+            flat[row + col + np.arange(self.n_w)[None, :] * len(self.w_choices) + w_idx] = 1.0
+        return np.ascontiguousarray(out[:, :-1])
 
 
 def _index_of(values: np.ndarray, choices: Sequence, what: str) -> np.ndarray:

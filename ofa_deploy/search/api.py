@@ -80,8 +80,8 @@ def search(supernet: str = "ofa_mbv3_w1.0", device: str | None = None, latency: 
                      "config": cfg.to_dict(), "limits": limits.tolist(), "names": [c.name for c in constraints],
                      "accuracy": fingerprint(predictor, space, res),
                      "latency": fingerprint(lat_model, space, res) if lat_model is not None else None})
-    path = cache_file(key, cache_dir)
-    if cache and path.exists():
+    path = cache_file(key, cache_dir) if cache else None
+    if path is not None and path.exists():
         out = _load(path, bool(budgets))
         if plot and budgets:
             out.plot(plot)
@@ -99,7 +99,7 @@ def search(supernet: str = "ofa_mbv3_w1.0", device: str | None = None, latency: 
                                     "budget": [budgets[k] for k in evo.population_group]}, round(seconds, 3))
         if plot:
             out.plot(plot)
-    if cache:
+    if path is not None:
         from ..fileio import atomic_write_json
 
         atomic_write_json(path, out.to_dict())

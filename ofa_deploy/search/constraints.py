@@ -8,7 +8,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..arch import ArchBatch, ArchConfig, SearchSpace
-from ..cost import is_additive
+from ..cost import additive_min, is_additive
 from ..errors import InfeasibleError
 
 UNITS = {"latency": "ms", "macs": "MACs", "params": "params"}
@@ -46,36 +46,12 @@ def smallest_value(model: Any, space: SearchSpace, resolutions: Sequence[int], s
     Additive cost models (with `tables(r)`) give the exact minimum: per stage, the best depth of
     the cheapest block choices. Other models get the best of the smallest archs and a sample."""
     if is_additive(model, space):
-        return _additive_min(model, space, resolutions) + (True,)
+        return additive_min(model, space, resolutions) + (True,)
     cands = ArchBatch.concat([ArchBatch.from_archs(space, [space.smallest(r) for r in resolutions]),
                               ArchBatch.sample(space, samples, seed, resolutions)])
     vals = np.asarray(model.predict(cands), dtype=np.float64)
     i = int(np.argmin(vals))
     return float(vals[i]), cands[i].to_archs()[0], False
-
-
-def _additive_min(model, space: SearchSpace, resolutions: Sequence[int]) -> tuple[float, ArchConfig]:
-    best: tuple[float, ArchConfig] | None = None
-    ks_c, e_c = np.asarray(space.ks_choices), np.asarray(space.e_choices)
-    for r in resolutions:
-        fixed, blocks = model.tables(int(r))                   # [B, K, E]
-        flat = blocks.reshape(space.n_blocks, -1)
-        cheapest, choice = flat.min(axis=1), flat.argmin(axis=1)
-        total, d, start = fixed, [], 0
-        for s, n_max in enumerate(space.stage_depths):
-            prefix = np.concatenate([[0.0], np.cumsum(cheapest[start:start + n_max])])
-            options = [(prefix[min(space.stage_base[s] + dd, n_max)], dd) for dd in space.d_choices]
-            cost, dd = min(options)
-            total += cost
-            d.append(dd)
-            start += n_max
-        k_idx, e_idx = np.unravel_index(choice, blocks.shape[1:])
-        d_full = [space.d_choices[0]] * space.d_offset + d + [space.d_choices[0]] * (space.n_d - space.d_offset - len(d))
-        arch = ArchConfig(ks=tuple(ks_c[k_idx].tolist()), e=tuple(e_c[e_idx].tolist()), d=tuple(d_full), r=int(r))
-        if best is None or total < best[0]:
-            best = (float(total), arch)
-    assert best is not None
-    return best
 
 
 def check_feasible(constraints: Sequence[Constraint], space: SearchSpace, resolutions: Sequence[int],

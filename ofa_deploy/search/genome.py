@@ -30,7 +30,6 @@ class Genome:
         bounds = np.cumsum([0] + [n for n, _ in sizes])
         self.ks, self.e, self.d, self.r, self.w = (slice(bounds[i], bounds[i + 1]) for i in range(5))
         self.n_choices = np.concatenate([np.full(n, c) for n, c in sizes]).astype(np.int64)
-        self.n_choices_u64 = self.n_choices.astype(np.uint64)
         self.width = int(bounds[-1])
         self._stage = np.asarray(sp.block_stage)
         self._pos = np.asarray(sp.block_position)
@@ -48,34 +47,50 @@ class Genome:
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         return (rng.random((n, self.width), dtype=np.float32) * self.n_choices).astype(np.int8)
 
-    def mutation_thresholds(self, prob: float, r_prob: float) -> np.ndarray:
-        """[width] uint32 thresholds on 32-bit uniform draws: a gene mutates when its draw is below
-        its threshold, i.e. with chance prob (the resolution with r_prob) — the official per-gene
-        mutation, to 2**-32."""
+    def mutation_thresholds(self, prob: float, r_prob: float) -> "Mutation":
+        """The official per-gene mutation: each gene with chance prob (the resolution with r_prob),
+        as thresholds on 32-bit uniform draws (exact to 2**-32)."""
         p = np.full(self.width, float(prob))
         p[self.r] = r_prob
-        return np.minimum(np.round(p * 2.0 ** 32), 2 ** 32 - 1).astype(np.uint32)  # p = 1: all but 2**-32
+        return Mutation(np.minimum(np.round(p * 2.0 ** 32), 2 ** 32 - 1).astype(np.uint32), self.n_choices)
 
-    def mutate(self, g: np.ndarray, rng: np.random.Generator, thresholds: np.ndarray) -> np.ndarray:
-        """Mutated copies of the rows of g, from one 32-bit draw u per gene: a gene with u below its
-        threshold T is re-drawn as u * n // T, uniform over its n choices (given u < T, u is
-        uniform on 0..T-1), so one draw decides both whether and to what."""
-        n, w = g.shape
-        u = rng.bit_generator.random_raw((n * w + 1) // 2).view(np.uint32)[:n * w]
-        hit = np.flatnonzero(u.reshape(n, w) < thresholds)
-        cols = hit % w
-        out = g.copy()
-        out.reshape(-1)[hit] = (u[hit] * self.n_choices_u64[cols]) // thresholds[cols]
+    def offspring(self, parents: np.ndarray, ia: np.ndarray, ib: np.ndarray, n_mut: int,
+                  rng: np.random.Generator, mutation: "Mutation | None" = None) -> np.ndarray:
+        """Children of parents in one array: rows [:n_mut] mutants of parents[ia[:n_mut]], the rest
+        crossovers of parents[ia[n_mut:]] and parents[ib].
+
+        Mutation: one 32-bit draw u per gene; the gene mutates when u is below its threshold T
+        and is then re-drawn as floor(u * n / T), uniform over its n choices (given u < T, u is
+        uniform on 0..T-1; in float64 the split points move by < 2**-32), so one draw decides
+        both whether and to what. Crossover: each gene from either parent with chance 1/2 (one
+        random bit per gene), by bit arithmetic a ^ ((a ^ b) & mask): numpy's masked select is
+        ~20x slower on int8 rows."""
+        out = parents[ia]
+        n, w = out.shape
+        if n_mut:
+            u = rng.bit_generator.random_raw((n_mut * w + 1) // 2).view(np.uint32)[:n_mut * w]
+            t, scale = mutation.rows(n_mut)
+            hit = (u < t[:n_mut * w]).nonzero()[0]
+            # in float64, u * (n / T) < n for every u < T ≤ 2**32: a value cannot leave its range
+            out.reshape(-1)[hit] = (u[hit] * scale.take(hit)).astype(np.int8)
+        if n > n_mut:
+            words = (w + 63) // 64
+            bits = np.unpackbits(rng.bit_generator.random_raw((n - n_mut) * words).view(np.uint8)
+                                 .reshape(n - n_mut, 8 * words), axis=1, count=w, bitorder="little")
+            a = out[n_mut:]
+            d = a ^ parents[ib]
+            d &= np.negative(bits).view(np.int8)
+            a ^= d
         return out
 
+    def mutate(self, g: np.ndarray, rng: np.random.Generator, mutation: "Mutation") -> np.ndarray:
+        """Mutated copies of the rows of g (see offspring)."""
+        return self.offspring(g, np.arange(len(g)), np.arange(0), len(g), rng, mutation)
+
     def crossover(self, a: np.ndarray, b: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """Each gene from a or b with chance 1/2 (one random bit per gene), by bit arithmetic
-        (a ^ ((a ^ b) & mask)): numpy's masked select is ~20x slower on int8 rows."""
-        n, w = a.shape
-        words = (w + 63) // 64
-        bits = np.unpackbits(rng.bit_generator.random_raw(n * words).view(np.uint8).reshape(n, 8 * words),
-                             axis=1, count=w, bitorder="little")
-        return a ^ ((a ^ b) & np.negative(bits).view(np.int8))
+        """Each gene from a or b with chance 1/2 (see offspring)."""
+        n = len(a)
+        return self.offspring(np.concatenate([a, b]), np.arange(n), np.arange(n, 2 * n), 0, rng)
 
     # ---- structure ---------------------------------------------------------------------------
     def active(self, g: np.ndarray) -> np.ndarray:
@@ -92,13 +107,11 @@ class Genome:
 
     def keys(self, g: np.ndarray) -> list[bytes]:
         """One key per arch; archs that build the same network (differing only in skipped blocks) share it."""
-        act = self.active(g)
+        off = self.active(g).view(np.int8) - np.int8(1)       # 0 where a block runs, -1 where it is skipped
         masked = g.copy()
-        on = act.view(np.int8)
-        masked[:, self.e] = (g[:, self.e] + 1) * on - 1       # skipped blocks' genes → -1
+        masked[:, self.e] |= off                               # skipped blocks' genes → -1
         if self.space.n_ks:
-            masked[:, self.ks] = (g[:, self.ks] + 1) * on - 1
-        masked = np.ascontiguousarray(masked)
+            masked[:, self.ks] |= off
         return masked.view(np.dtype((np.void, self.width))).ravel().tolist()
 
     # ---- conversion --------------------------------------------------------------------------
@@ -140,12 +153,37 @@ class Genome:
         r_pos = (self.res - enc.r_base) // enc.r_step
         w_pos = np.array([list(enc.w_choices).index(w) for w in self.w_c]) if self.space.n_w else None
 
+        def mapper(table: np.ndarray | None, cols: slice) -> Callable[[np.ndarray], np.ndarray | None]:
+            """g → encoder positions of the genes in cols (the genes themselves when the choices
+            come in the encoder's order: no gather)."""
+            if table is None:
+                return lambda g: None
+            if np.array_equal(table, np.arange(len(table))):
+                return lambda g: g[:, cols]
+            return lambda g: table[g[:, cols]]
+
+        e_of, k_of, w_of = mapper(e_pos, self.e), mapper(k_pos, self.ks), mapper(w_pos, self.w)
+
         def values(g: np.ndarray) -> np.ndarray:
-            x = enc.features(self.active(g), e_pos[g[:, self.e]], r_pos[g[:, self.r.start]],
-                             k_pos[g[:, self.ks]] if k_pos is not None else None,
-                             w_pos[g[:, self.w]] if w_pos is not None else None)
+            x = enc.features(self.active(g), e_of(g), r_pos[g[:, self.r.start]], k_of(g), w_of(g))
             return model.forward_features(x)
         return values
+
+
+class Mutation:
+    """Per-gene mutation thresholds `t` (uint32, on 32-bit draws) and each gene's n / T, both also
+    repeated row after row, so that flat gene positions index them directly (no modulo)."""
+
+    def __init__(self, t: np.ndarray, n_choices: np.ndarray):
+        self.t = t
+        self._scale = n_choices / np.maximum(t, 1).astype(np.float64)
+        self._rows = (np.tile(t, 256), np.tile(self._scale, 256))
+
+    def rows(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """(T, n / T) for the genes of at least n rows, flat."""
+        if len(self._rows[0]) < n * len(self.t):
+            self._rows = (np.tile(self.t, 2 * n), np.tile(self._scale, 2 * n))
+        return self._rows
 
 
 def _index(choices: np.ndarray, values: np.ndarray) -> np.ndarray:

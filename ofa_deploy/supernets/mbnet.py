@@ -49,7 +49,7 @@ class MBNetSpec:
     bn_momentum: float = 0.1
     bn_eps: float = 1e-5
 
-    @property
+    @cached_property   # built once: block_op asks for it for every table entry
     def widths(self) -> list[int]:
         """[stem, first block, stage 1..N, head...] after the width multiplier."""
         return [make_divisible(w * self.width_mult, 8) for w in self.base_widths]
