@@ -115,6 +115,11 @@ def decide(table: LatencyTable, archs: Sequence[ArchConfig], meas: np.ndarray, s
     space = table.spec.space
     values = table.feature_values(list(archs), all_features(space))
     corr, rep = choose(values, np.asarray(meas, dtype=np.float64), space, seed, models)
+    lowest = _lowest_prediction(table, corr)
+    if lowest is not None and lowest <= 0:     # a fit on few nets can tilt below zero outside their range
+        rep = {**rep, "chosen": "sum", "verdict": f"correction rejected: the {rep['chosen']} fit predicts "
+               f"{lowest:.3g} ms for the fastest subnet of the space (a latency must be positive); the plain sum is used"}
+        corr = None
     cands, chosen = rep["candidates"], rep["chosen"]
     tried = [c for c in cands if c != "sum" and cands[c]["eligible"]]
     shown = chosen if chosen != "sum" else min(tried, key=lambda c: cands[c]["held_out"]["mape"], default=None)
@@ -124,6 +129,16 @@ def decide(table: LatencyTable, archs: Sequence[ArchConfig], meas: np.ndarray, s
               cands[shown]["held_out"] if shown else cands["sum"]["held_out"],
               "model_shown": shown, "accepted": accepted}     # rep["verdict"]: the rule that decided, and why
     return corr, report
+
+
+def _lowest_prediction(table: LatencyTable, corr) -> float | None:
+    """The corrected table's exact minimum over its space (None: no correction, or not additive)."""
+    from ..cost import additive_min, is_additive
+
+    corrected = with_correction(table, corr) if corr is not None else None
+    if corrected is None or not is_additive(corrected, table.spec.space):
+        return None
+    return additive_min(corrected, table.spec.space, table.resolutions)[0]
 
 
 def adapt_table(table: LatencyTable | str | Path, backend: str, n: int = 20, settings: MeasureSettings | None = None,

@@ -82,6 +82,24 @@ def test_held_out_score_rejects_a_harmful_calibration():
     assert report["accepted"] and cal.a == pytest.approx(1.3, rel=1e-6)
 
 
+def test_a_correction_that_predicts_a_negative_latency_is_refused():
+    """A fit on a few mid-range nets may tilt below zero outside their range: the table's exact
+    minimum over the space is checked before a correction is kept."""
+    from ofa_deploy.cost import additive_min
+
+    table = load_latency_table(TINY_ORT)
+    table.calibration = None
+    lo = additive_min(table, table.spec.space, table.resolutions)[0]
+    archs = [a for a in pick_archs(table, 60, seed=0) if table.op_sum([a])[0] > 2.5 * lo][:30]
+    s = table.op_sum(archs)
+    assert len(archs) >= 20
+    cal, report = decide(table, archs, 3.0 * s - 6.0 * lo, seed=0)   # exact, yet 3·lo − 6·lo < 0 at the fastest net
+    assert cal is None and not report["accepted"] and report["chosen"] == "sum"
+    assert "positive" in report["verdict"] and "fastest subnet" in report["verdict"]
+    cal, report = decide(table, archs, 3.0 * s - 1.5 * lo, seed=0)   # the same kind of fit, positive everywhere
+    assert report["accepted"] and cal is not None
+
+
 def test_adapt_measures_stores_per_host_and_applies_on_load(tmp_path, user_cache):
     folder = table_copy(tmp_path, cpu_model="Some Other CPU")
     with pytest.warns(HostMismatchWarning):
