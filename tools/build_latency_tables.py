@@ -37,6 +37,8 @@ def main() -> None:
     p.add_argument("--calibrate", type=int, default=40)
     p.add_argument("--evaluate", type=int, default=100)
     p.add_argument("--runs", type=int, default=50)
+    p.add_argument("--searched", type=int, default=10,
+                   help="also evaluate the subnets the search returns at this many budgets across the range")
     args = p.parse_args()
     settings = MeasureSettings(threads=1, warmup=10, runs=args.runs, min_seconds=0.1)
     rows = []
@@ -48,7 +50,7 @@ def main() -> None:
             t0 = time.time()
             table = build_table(sn, rec.backend, out, settings=settings, calibrate=args.calibrate, device=rec.name)
             built = time.time() - t0
-            report = evaluate_table(table, out, rec.backend, args.evaluate, settings)
+            report = evaluate_table(table, out, rec.backend, args.evaluate, settings, searched=args.searched)
             c, s = report["calibrated"], report["sum_of_ops"]
             rows.append((short, dev, table.provenance["ops_measured"], table.provenance["build_seconds_ops"],
                          round(built), s["within_10pct"], c["within_5pct"], c["within_10pct"], c["mape"],

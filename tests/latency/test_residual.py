@@ -138,11 +138,12 @@ def test_a_noisy_memory_effect_is_still_kept():
     assert chosen.count("memory") >= 15, chosen
 
 
-def _net_journal(table, path: Path):
-    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    rows = [r for r in rows if str(r.get("id", "")).startswith("net|")]
-    archs = [ArchConfig.coerce(json.loads(r["id"][4:]), table.space) for r in rows]
-    return archs, np.array([r["ms"] for r in rows])
+WHOLE_NETS = Path(__file__).parent / "data" / "tiny_ort_whole_nets.json"   # from that table's build journals
+
+
+def _whole_nets(table, which: str):
+    rows = json.loads(WHOLE_NETS.read_text())[which]
+    return [ArchConfig.coerce(json.loads(a), table.space) for a, _ in rows], np.array([ms for _, ms in rows])
 
 
 def test_measured_structure_is_kept_and_holds_on_held_out_nets():
@@ -150,8 +151,8 @@ def test_measured_structure_is_kept_and_holds_on_held_out_nets():
     calibration nets keeps a correction, and on the 100 evaluation nets it never saw that
     correction cuts the sum's error by more than half without ranking worse."""
     table = plain(TINY_ORT)
-    archs, meas = _net_journal(table, TINY_ORT / "journal.jsonl")
-    h_archs, h_meas = _net_journal(table, TINY_ORT / "evaluate_journal.jsonl")
+    archs, meas = _whole_nets(table, "calibration")
+    h_archs, h_meas = _whole_nets(table, "evaluation")
     assert len(archs) >= 20 and len(h_archs) >= 50
     corr, rep = decide(table, archs, meas, seed=0)
     assert rep["accepted"] and corr is not None
