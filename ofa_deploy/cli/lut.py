@@ -143,7 +143,8 @@ def _evaluate(args) -> int:
     else:
         for what, rep in (("random", report), ("searched", report.get("searched"))):
             if rep:
-                print_table(f"{table.name}: {rep['calibrated']['n']} {what} held-out subnets, measured here",
+                how = f" (searched for {rep['objective']})" if rep.get("objective") else ""
+                print_table(f"{table.name}: {rep['calibrated']['n']} {what} held-out subnets{how}, measured here",
                             ["predictor", "MAPE", "±5 %", "±10 %", "Spearman", "Kendall"],
                             [[name, *_cells(m)] for name, m in rep["models"].items()])
         print_kv("test-retest spread of the measurements", report["test_retest"])

@@ -59,18 +59,26 @@ def scatter_plot(pred: np.ndarray, meas: np.ndarray, raw: np.ndarray | None, pat
     return save_png(latency_scatter_figure(pred, meas, raw, title, device), path)
 
 
-def searched_archs(table: LatencyTable, n: int, seed: int = 1) -> list:
+def searched_archs(table: LatencyTable, n: int, seed: int = 1) -> tuple[list, str]:
     """The subnets search returns for `n` budgets spread over the table's predicted range (the
-    held-out set where the predictor must be right). Imported lazily: search imports latency."""
+    held-out set where the predictor must be right), and the objective they were searched for.
+    Imported lazily: search imports latency."""
     from ..search import search
     from ..search.evolution import EvolutionConfig
 
     pool = ArchBatch.sample(table.spec.space, 400, rng=seed + 7, resolutions=table.resolutions)
     lo, hi = np.percentile(table.predict(pool), [10, 95])
     budgets = [float(b) for b in np.linspace(lo, hi, max(1, n))]
-    front = search(table.supernet, latency_table=table, pareto=budgets, seed=seed, progress=False,
-                   config=EvolutionConfig(population=100, generations=100))
-    return [p.arch for p in front.points]
+    from ..accuracy import load_accuracy_predictor
+    from ..errors import WeightsUnavailableError
+
+    try:   # the space's accuracy predictor; off-line without it, the MACs proxy: the biggest nets in budget
+        predictor, objective = load_accuracy_predictor(None, table.supernet), "predicted top-1"
+    except WeightsUnavailableError:
+        predictor, objective = load_accuracy_predictor("macs", table.supernet), "MACs (accuracy predictor not available here)"
+    front = search(table.supernet, latency_table=table, accuracy_predictor=predictor, pareto=budgets, seed=seed,
+                   progress=False, config=EvolutionConfig(population=100, generations=100))
+    return [p.arch for p in front.points], objective
 
 
 def _measure_set(name: str, archs, table, folder, m, net) -> tuple[dict, np.ndarray, list[float]]:
@@ -132,8 +140,9 @@ def evaluate_table(table: LatencyTable, folder: str | Path, backend: str, n: int
     report = {"table": table.name, "backend": backend, **rand, "settings": settings.to_dict(),
               "method": f"median of {NET_WINDOWS} fresh-session medians per net (deploy.timing)", "plot": "evaluate.png"}
     if searched:
-        s_archs = searched_archs(table, searched, seed)
+        s_archs, objective = searched_archs(table, searched, seed)
         report["searched"], _, s_spreads = _measure_set("searched", s_archs, table, folder, m, net)
+        report["searched"]["objective"] = objective
         spreads += s_spreads
     sp = np.array([x for x in spreads if np.isfinite(x)]) * 100
     report["test_retest"] = {"median_spread_pct": float(np.median(sp)) if sp.size else None,
