@@ -136,7 +136,7 @@ def _evolve(space: SearchSpace, predictor: Any, constraints: Sequence[Constraint
         kid_sc, kid_ids = cache(kids)
         pop, sc, ids = np.concatenate((pop, kids)), np.concatenate((sc, kid_sc)), np.concatenate((ids, kid_ids))
         if progress and gen % 50 == 0:
-            bar.set_postfix(best=f"{history[:gen + 1].max():.4f}")
+            bar.set_postfix(best=f"{history[:gen + 1].max():.4f}", refresh=False)   # shown at the next refresh, with the right count
     keep = _top_per_group(sc, ids, group, K, P, config.unique_parents)
     pop, sc, group = pop[keep], sc[keep], group[keep]
     history[-1] = sc[::P]
