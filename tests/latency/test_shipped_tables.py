@@ -20,7 +20,8 @@ NOT_REBUILT = {"ofa_mbv3_d234_e346_k357_w1.0/litert-cpu"}
 def test_the_tables_the_readme_promises_are_shipped():
     for name in ("ofa_tiny_d123_e346_k357/onnxruntime-cpu", "ofa_tiny_d123_e346_k357/openvino-cpu",
                  "ofa_tiny_d123_e346_k357/litert-cpu", "ofa_mbv3_d234_e346_k357_w1.0/onnxruntime-cpu",
-                 "ofa_mbv3_d234_e346_k357_w1.0/openvino-cpu"):
+                 "ofa_mbv3_d234_e346_k357_w1.0/openvino-cpu", "ofa_tiny_d123_e346_k357/executorch-cpu",
+                 "ofa_mbv3_d234_e346_k357_w1.0/executorch-cpu"):
         assert name in SHIPPED
 
 
