@@ -13,10 +13,10 @@ often a correction was kept, which models (counts), mean error of the kept predi
 error against the same truth (how far off the sum is), median decision time (ms; a shared host
 makes this a rough figure, the counts are exact for a given seed).
 
-Measured data: the shipped tiny ONNX Runtime table's own whole-net measurements: the choice on its
-calibration nets (journal.jsonl), scored on its evaluation nets (evaluate_journal.jsonl), once on all
-calibration nets and over --subsets random 20-net subsets of them. These journals stay on the host
-that built the table (gitignored); without them that part is skipped with a note.
+Measured data: the shipped tiny ONNX Runtime table's own whole-net measurements (copied from its
+build journals into tests/latency/data/tiny_ort_whole_nets.json): the choice on its calibration
+nets, scored on its evaluation nets, once on all calibration nets and over --subsets random 20-net
+subsets of them.
 """
 from __future__ import annotations
 
@@ -29,8 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from ofa_deploy.arch import ArchBatch, ArchConfig
-from ofa_deploy.cli.common import console, print_table
-from ofa_deploy.fileio import read_jsonl
+from ofa_deploy.cli.common import print_table
 from ofa_deploy.latency.adapt import pick_archs
 from ofa_deploy.latency.evaluate import metrics
 from ofa_deploy.latency.residual import all_features, choose
@@ -48,6 +47,9 @@ SCENARIOS = [("tiny", 30, "sum", 0.15), ("tiny", 20, "sum", 0.15), ("w1.0", 30, 
              ("tiny", 30, "memory", 0.03), ("tiny", 30, "memory", 0.10), ("tiny", 20, "memory", 0.10),
              ("w1.0", 20, "memory", 0.10)]
 FRESH_NETS, FRESH_SEED, SUBSET = 500, 12345, 20
+# the whole-net medians measured when the shipped tiny ORT table was built and evaluated (one copy,
+# shared with tests/latency/test_residual.py; the build journals themselves are not shipped)
+WHOLE_NETS = REPO / "tests/latency/data/tiny_ort_whole_nets.json"
 
 
 def plain_table(space: str) -> LatencyTable:
@@ -91,22 +93,17 @@ def scenario_row(space, n, truth, noise, seeds, bar) -> list:
             f"{rel_err(fresh['sum']):.1f}", f"{np.median(ms):.0f}"]
 
 
-def net_journal(table: LatencyTable, path: Path):
-    """(feature values, measured ms) of the whole-net records of a table's journal, in file order."""
-    done = {r["id"]: r for r in read_jsonl(path) if isinstance(r, dict) and str(r.get("id", "")).startswith("net|")}
-    archs = [ArchConfig.coerce(json.loads(i[4:]), table.space) for i in done]
-    return table.feature_values(archs, all_features(table.space)), np.array([r["ms"] for r in done.values()])
+def whole_nets(table: LatencyTable, which: str):
+    """(feature values, measured ms) of the shipped tiny ORT table's calibration or evaluation nets."""
+    rows = json.loads(WHOLE_NETS.read_text())[which]
+    archs = [ArchConfig.coerce(json.loads(a), table.space) for a, _ in rows]
+    return table.feature_values(archs, all_features(table.space)), np.array([ms for _, ms in rows])
 
 
-def shipped_rows(subsets: int, bar) -> list[list] | str:
+def shipped_rows(subsets: int, bar) -> list[list]:
     table = plain_table("tiny")
-    cal, held = TABLES["tiny"] / "journal.jsonl", TABLES["tiny"] / "evaluate_journal.jsonl"
-    if not (cal.exists() and held.exists()):
-        return (f"skipped the shipped tiny ONNX Runtime rows: {cal.relative_to(REPO)} and {held.name} are "
-                "gitignored journals kept only on the host that built the table (rebuild it with "
-                "tools/build_latency_tables.py to get them)")
-    v, m = net_journal(table, cal)
-    hv, hm = net_journal(table, held)
+    v, m = whole_nets(table, "calibration")
+    hv, hm = whole_nets(table, "evaluation")
     mape = lambda corr: metrics(predicted(corr, hv), hm)["mape"]
     corr, chosen, dt = timed_choice(v, m, table.space, 0)
     bar.update()
@@ -140,13 +137,10 @@ def main(argv=None) -> None:
         p.error("--seeds must be at least 1 and --subsets at least 0")
     with tqdm(total=len(SCENARIOS) * a.seeds + 1 + a.subsets, desc="choices", leave=False) as bar:
         rows = [scenario_row(*sc, a.seeds, bar) for sc in SCENARIOS]
-        shipped = shipped_rows(a.subsets, bar)
-    rows += shipped if isinstance(shipped, list) else []
+        rows += shipped_rows(a.subsets, bar)
     print_table(f"residual.choose: model choice over {a.seeds} seeds (error % vs the noise-free truth on "
                 f"{FRESH_NETS} fresh nets; shipped rows: vs measured)",
                 ["scenario", "nets", "kept", "models kept", "error %", "sum's error %", "decision ms (median)"], rows)
-    if isinstance(shipped, str):
-        console().print(shipped)
 
 
 if __name__ == "__main__":
