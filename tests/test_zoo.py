@@ -141,8 +141,12 @@ def test_deployable_model_pickles_saves_and_copies(tmp_path):
     assert "cannot be measured" in model.card.verification["reason"]   # pixel1 is an estimated device
     assert "export" not in vars(model) and "benchmark" not in vars(model)   # real methods, nothing patched
     torch.save(model, tmp_path / "whole.pt")
-    copies = [torch.load(tmp_path / "whole.pt", weights_only=False), pickle.loads(pickle.dumps(model)),
-              copy.deepcopy(model)]
+    # the whole object loads with weights_only=True once its own classes are allowed: its modules,
+    # the card and the arch (nothing else is unpickled)
+    allowed = {type(m) for m in model.modules()} | {ModelCard, ofa_deploy.ArchConfig}
+    with torch.serialization.safe_globals(sorted(allowed, key=lambda c: c.__qualname__)):
+        loaded = torch.load(tmp_path / "whole.pt", weights_only=True)
+    copies = [loaded, pickle.loads(pickle.dumps(model)), copy.deepcopy(model)]
     x = torch.randn(2, *model.input_shape[1:])
     with torch.no_grad():
         want = model(x)
